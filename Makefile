@@ -1,0 +1,35 @@
+# The two commands of the README: `make book` (venv + strict, executed build) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# -W: any warning (broken reference, missing label, template violation) fails the build;
+# cell errors are fatal through nb_execution_raise_on_error in _config.yml.
+BUILD  := $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+PORT   ?= 8000
+
+.PHONY: book test serve bench clean
+
+$(STAMP): requirements.txt code/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -e code
+	$(PY) -m ipykernel install --sys-prefix --name python3
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BUILD)
+	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' and visit http://127.0.0.1:$(PORT)"
+
+test: book
+	$(PY) -m pytest code/tests
+
+serve:
+	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
+
+bench: $(STAMP)
+	bash .ci/bench
+
+clean:
+	rm -rf _build

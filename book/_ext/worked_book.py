@@ -1,0 +1,207 @@
+"""The book's Sphinx extension.
+
+- ``{problem-index}`` renders the table of all problems from the data file (``worked_problems_file``);
+  a solved problem's link is a cross-reference, so a missing label fails the strict build.
+- The chapter-template check: every problem of the data file must be a section label exactly
+  once; a solved one must hold every part of the template, an unsolved one a placeholder.
+  Violations are warnings, which the strict build (``-W``) turns into errors.
+- Notebook downloads: each executed chapter is offered as ``_sources/<page>.ipynb``; when it
+  imports ``worked``, a first cell installs the package from ``worked_install_spec`` if missing.
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import yaml
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from sphinx.addnodes import pending_xref
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+ASSERT_LINE = re.compile(r"^\s*(assert\b|np\.testing\.assert_|torch\.testing\.assert_)", re.M)
+IMPORTS_WORKED = re.compile(r"^\s*(from|import)\s+worked\b", re.M)
+RESULT_NODES = ("theorem_node", "proposition_node", "lemma_node", "corollary_node")
+INSTALL_CELL = """\
+# This notebook uses the book's package `worked`; install it when it is missing (e.g. on Colab).
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("worked") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", {spec!r}])"""
+
+
+def load_problems(app):
+    """The data file as a list of dicts with id, course, assignment, question, summary, solved, mistakes."""
+    data = yaml.safe_load((Path(app.srcdir) / app.config.worked_problems_file).read_text())
+    return [
+        {"solved": False, "mistakes": False, **data["sources"][p["source"]], **p}
+        for p in data["problems"]
+    ]
+
+
+def _para(*children):
+    return nodes.paragraph("", "", *children)
+
+
+class ProblemIndex(Directive):
+    """A table of every problem: ID, source, summary and a link to its solution."""
+
+    def run(self):
+        app = self.state.document.settings.env.app
+        app.env.note_dependency(str(Path(app.srcdir) / app.config.worked_problems_file))
+        problems = load_problems(app)
+        table = nodes.table(classes=["problem-index"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (3, 4, 6, 2):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        head += nodes.row("", *[nodes.entry("", _para(nodes.Text(h))) for h in ("ID", "Source", "Problem", "Solution")])
+        body = nodes.tbody()
+        group += body
+        for p in problems:
+            if p["solved"]:
+                link = pending_xref("", nodes.inline("", "solution"), refdomain="std", reftype="ref",
+                                    reftarget=p["id"], refexplicit=True, refwarn=True)
+            else:
+                link = nodes.emphasis("", "not solved yet")
+            row = nodes.row()
+            row += nodes.entry("", _para(nodes.literal("", p["id"])))
+            row += nodes.entry("", _para(nodes.Text(f'{p["course"]}, {p["assignment"]}, {p["question"]}')))
+            row += nodes.entry("", _para(nodes.Text(p["summary"])))
+            row += nodes.entry("", _para(link))
+            body += row
+        solved = sum(p["solved"] for p in problems)
+        summary = _para(nodes.Text(f"{solved} of {len(problems)} problems solved."))
+        return [summary, table]
+
+
+def _parts(section):
+    """Which template parts a problem section has (searched in its whole subtree)."""
+    parts = set()
+    for node in section.findall(nodes.Element):
+        name = type(node).__name__
+        classes = node.get("classes", [])
+        if isinstance(node, nodes.admonition) and "problem" in classes:
+            parts.add("problem:" + node.next_node(nodes.title).astext())
+        elif isinstance(node, nodes.admonition) and "unsolved" in classes:
+            parts.add("placeholder")
+        elif name in RESULT_NODES:
+            parts.add("result")
+        elif name == "proof_node":
+            parts.add("derivation")
+        elif isinstance(node, nodes.section) and node is not section:
+            if node.next_node(nodes.title).astext().strip().lower() == "common mistakes":
+                parts.add("mistakes-checked" if _has_assert_cell(node) else "mistakes-unchecked")
+    if _has_assert_cell(section):
+        parts.add("assertion")
+    return parts
+
+
+def _has_assert_cell(tree):
+    """Whether a code cell under ``tree`` (myst-nb's ``cell_input`` container) asserts something."""
+    return any(
+        "cell_input" in node.get("classes", []) and ASSERT_LINE.search(node.astext())
+        for node in tree.findall(nodes.container)
+    )
+
+
+def record_problem_sections(app, doctree):
+    env = app.env
+    ids = {p["id"] for p in load_problems(app)}
+    found = env.worked_problem_sections.setdefault(env.docname, {})
+    for section in doctree.findall(nodes.section):
+        for label in ids.intersection(section["ids"]):
+            found.setdefault(label, []).append(sorted(_parts(section)))
+
+
+def purge(app, env, docname):
+    env.worked_problem_sections.pop(docname, None)
+    env.worked_notebook_pages.discard(docname)
+
+
+def merge(app, env, docnames, other):
+    for docname in docnames:
+        env.worked_problem_sections[docname] = other.worked_problem_sections.get(docname, {})
+
+
+def init_env(app, env, docnames):
+    if not hasattr(env, "worked_problem_sections"):
+        env.worked_problem_sections = {}
+        env.worked_notebook_pages = set()
+
+
+def check_template(app, env):
+    """Warn (an error under -W) for every problem whose section breaks the template."""
+    where = {}
+    for docname, labels in env.worked_problem_sections.items():
+        for label, sections in labels.items():
+            where.setdefault(label, []).extend((docname, parts) for parts in sections)
+    for p in load_problems(app):
+        found = where.get(p["id"], [])
+        if len(found) != 1:
+            logger.warning(f'problem {p["id"]}: found as a section label {len(found)} times, expected once')
+            continue
+        docname, parts = found[0]
+        parts = set(parts)
+        problem_boxes = [x for x in parts if x.startswith("problem:")]
+        if not p["solved"]:
+            if "placeholder" not in parts:
+                logger.warning(f'problem {p["id"]} ({docname}): not marked solved, so its section must be a placeholder')
+            continue
+        missing = [
+            what for what, ok in [
+                ("a problem box (admonition with class 'problem')", problem_boxes),
+                (f'the source "{p["question"]}" in the problem box title', any(p["question"] in b for b in problem_boxes)),
+                ("a result (prf:theorem, prf:proposition, prf:lemma or prf:corollary)", "result" in parts),
+                ("a derivation (prf:proof)", "derivation" in parts),
+                ("an executed code cell with an assertion", "assertion" in parts),
+                ('"Common mistakes" with an executed assertion', not p["mistakes"] or "mistakes-checked" in parts),
+            ] if not ok
+        ]
+        for what in missing:
+            logger.warning(f'problem {p["id"]} ({docname}) is marked solved but lacks {what}')
+        if "placeholder" in parts:
+            logger.warning(f'problem {p["id"]} ({docname}) is marked solved but still has its placeholder')
+
+
+def offer_notebook(app, pagename, templatename, context, doctree):
+    """Point the theme's download menu at the page's executed notebook (written in write_notebooks)."""
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if doctree is not None and executed.exists():
+        context["ipynb_source"] = f"{pagename}.ipynb"
+        app.env.worked_notebook_pages.add(pagename)
+
+
+def downloadable_notebook(executed, install_spec):
+    """The executed notebook as readers download it: nbformat 4, outputs kept, install cell first."""
+    nb = nbformat.read(executed, as_version=4)
+    if any(c.cell_type == "code" and IMPORTS_WORKED.search(c.source) for c in nb.cells):
+        nb.cells.insert(0, nbformat.v4.new_code_cell(INSTALL_CELL.format(spec=install_spec)))
+    return nb
+
+
+def write_notebooks(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for pagename in sorted(app.env.worked_notebook_pages):
+        executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+        target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(downloadable_notebook(executed, app.config.worked_install_spec), target)
+
+
+def setup(app):
+    app.add_config_value("worked_problems_file", "book/problems.yml", "env")
+    app.add_config_value("worked_install_spec", "", "env")
+    app.add_directive("problem-index", ProblemIndex)
+    app.connect("env-before-read-docs", init_env)
+    app.connect("doctree-read", record_problem_sections)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+    app.connect("env-check-consistency", check_template)
+    app.connect("html-page-context", offer_notebook)
+    app.connect("build-finished", write_notebooks)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
