@@ -85,7 +85,7 @@ def _parts(section):
         name = type(node).__name__
         classes = node.get("classes", [])
         if isinstance(node, nodes.admonition) and "problem" in classes:
-            parts.add("problem:" + node.next_node(nodes.title).astext())
+            parts.add("problem:" + node[0].astext())
         elif isinstance(node, nodes.admonition) and "unsolved" in classes:
             parts.add("placeholder")
         elif name in RESULT_NODES:
@@ -93,7 +93,7 @@ def _parts(section):
         elif name == "proof_node":
             parts.add("derivation")
         elif isinstance(node, nodes.section) and node is not section:
-            if node.next_node(nodes.title).astext().strip().lower() == "common mistakes":
+            if node[0].astext().strip().lower() == "common mistakes":
                 parts.add("mistakes-checked" if _has_assert_cell(node) else "mistakes-unchecked")
     if _has_assert_cell(section):
         parts.add("assertion")
