@@ -16,6 +16,7 @@ import nbformat
 import yaml
 from docutils import nodes
 from docutils.parsers.rst import Directive
+from jupyter_cache import get_cache
 from sphinx.addnodes import pending_xref
 from sphinx.util import logging
 
@@ -78,8 +79,21 @@ class ProblemIndex(Directive):
         return [summary, table]
 
 
+def _is_common_mistakes(node):
+    return isinstance(node, nodes.section) and node[0].astext().strip().lower() == "common mistakes"
+
+
+def _asserting_cells(tree):
+    """myst-nb ``cell_input`` containers under ``tree`` whose code asserts something."""
+    return [
+        node for node in tree.findall(nodes.container)
+        if "cell_input" in node.get("classes", []) and ASSERT_LINE.search(node.astext())
+    ]
+
+
 def _parts(section):
-    """Which template parts a problem section has (searched in its whole subtree)."""
+    """Which template parts a problem section has. The checking cell must sit outside
+    "Common mistakes", which needs an asserting cell of its own."""
     parts = set()
     for node in section.findall(nodes.Element):
         name = type(node).__name__
@@ -92,24 +106,22 @@ def _parts(section):
             parts.add("result")
         elif name == "proof_node":
             parts.add("derivation")
-        elif isinstance(node, nodes.section) and node is not section:
-            if node[0].astext().strip().lower() == "common mistakes":
-                parts.add("mistakes-checked" if _has_assert_cell(node) else "mistakes-unchecked")
-    if _has_assert_cell(section):
-        parts.add("assertion")
+        elif _is_common_mistakes(node):
+            parts.add("mistakes-checked" if _asserting_cells(node) else "mistakes-unchecked")
+    for cell in _asserting_cells(section):
+        ancestor = cell.parent
+        while ancestor is not section and not _is_common_mistakes(ancestor):
+            ancestor = ancestor.parent
+        if ancestor is section:
+            parts.add("assertion")
     return parts
 
 
-def _has_assert_cell(tree):
-    """Whether a code cell under ``tree`` (myst-nb's ``cell_input`` container) asserts something."""
-    return any(
-        "cell_input" in node.get("classes", []) and ASSERT_LINE.search(node.astext())
-        for node in tree.findall(nodes.container)
-    )
-
-
 def record_problem_sections(app, doctree):
+    """On reading a page: note its problem sections and their parts, and whether it has code cells."""
     env = app.env
+    if any("cell_input" in node.get("classes", []) for node in doctree.findall(nodes.container)):
+        env.worked_notebook_pages.add(env.docname)
     ids = {p["id"] for p in load_problems(app)}
     found = env.worked_problem_sections.setdefault(env.docname, {})
     for section in doctree.findall(nodes.section):
@@ -169,15 +181,19 @@ def check_template(app, env):
 
 def offer_notebook(app, pagename, templatename, context, doctree):
     """Point the theme's download menu at the page's executed notebook (written in write_notebooks)."""
-    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
-    if doctree is not None and executed.exists():
+    if pagename in app.env.worked_notebook_pages:
         context["ipynb_source"] = f"{pagename}.ipynb"
-        app.env.worked_notebook_pages.add(pagename)
 
 
-def downloadable_notebook(executed, install_spec):
-    """The executed notebook as readers download it: nbformat 4, outputs kept, install cell first."""
+def downloadable_notebook(executed, install_spec, cache_path):
+    """The executed notebook as readers download it: nbformat 4, outputs kept, install cell first.
+
+    myst-nb writes ``jupyter_execute/<page>.ipynb`` without outputs when it takes them from the
+    execution cache instead of running the page, so the outputs are merged in from that cache.
+    """
     nb = nbformat.read(executed, as_version=4)
+    if Path(cache_path).exists():
+        _, nb = get_cache(cache_path).merge_match_into_notebook(nb)
     if any(c.cell_type == "code" and IMPORTS_WORKED.search(c.source) for c in nb.cells):
         nb.cells.insert(0, nbformat.v4.new_code_cell(INSTALL_CELL.format(spec=install_spec)))
     return nb
@@ -190,7 +206,8 @@ def write_notebooks(app, exception):
         executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(downloadable_notebook(executed, app.config.worked_install_spec), target)
+        cache_path = app.config.nb_execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
+        nbformat.write(downloadable_notebook(executed, app.config.worked_install_spec, cache_path), target)
 
 
 def setup(app):

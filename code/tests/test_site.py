@@ -1,0 +1,118 @@
+"""Tests of the built site in _build/html (run after the strict build: `make test` does both).
+
+They check what a reader relies on: every problem ID is an anchor exactly once, the problem index
+links every solved problem to its anchor and marks the rest as not solved, and every page with
+executed code offers its executed notebook as a valid nbformat-4 file with outputs, which runs
+top to bottom outside the site.
+"""
+
+import re
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+PROBLEMS = yaml.safe_load((ROOT / "book" / "problems.yml").read_text())["problems"]
+SOLVED = {p["id"] for p in PROBLEMS if p.get("solved")}
+
+if not (HTML / "book" / "problem-index.html").exists():
+    pytest.fail("the site is not built: run `make book` (or `make test`, which builds first)", pytrace=False)
+
+
+def pages():
+    return sorted((HTML / "book").glob("*.html"))
+
+
+def soup(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def resolve(page, href):
+    """The file that a relative link on ``page`` points to, and its fragment."""
+    url = urlparse(urljoin(page.relative_to(HTML).as_posix(), href))
+    return HTML / url.path, url.fragment
+
+
+@pytest.fixture(scope="module")
+def anchors():
+    """Problem ID -> list of pages on which an element has that id."""
+    found = {p["id"]: [] for p in PROBLEMS}
+    for page in pages():
+        for element in soup(page).find_all(id=True):
+            if element["id"] in found:
+                found[element["id"]].append(page.name)
+    return found
+
+
+def test_every_problem_id_is_an_anchor_exactly_once(anchors):
+    assert {pid: where for pid, where in anchors.items() if len(where) != 1} == {}
+
+
+def test_problem_index_links_every_solved_problem_to_its_anchor():
+    index = HTML / "book" / "problem-index.html"
+    rows = soup(index).select("table.problem-index tbody tr")
+    assert [row.td.get_text(strip=True) for row in rows] == [p["id"] for p in PROBLEMS]
+    for row in rows:
+        pid, link = row.td.get_text(strip=True), row.find("a")
+        if pid in SOLVED:
+            target, fragment = resolve(index, link["href"])
+            assert fragment == pid
+            assert soup(target).find(id=pid) is not None, f"{link['href']} does not lead to #{pid}"
+        else:
+            assert link is None and "not solved yet" in row.get_text()
+
+
+def test_solved_sections_are_not_placeholders_and_unsolved_ones_say_so():
+    for page in pages():
+        for section in soup(page).select("section[id]"):
+            if section["id"] in {p["id"] for p in PROBLEMS}:
+                placeholder = section.select_one(".admonition.unsolved")
+                assert (placeholder is None) == (section["id"] in SOLVED), section["id"]
+
+
+def notebook_pages():
+    """Pages with executed code cells, with the href of their .ipynb download link (or None)."""
+    result = []
+    for page in pages():
+        html = soup(page)
+        if html.select(".cell .cell_input"):
+            links = [a["href"] for a in html.find_all("a", href=True) if a["href"].endswith(".ipynb")]
+            result.append((page, links[0] if links else None))
+    return result
+
+
+def test_solved_chapters_are_executed_pages():
+    solved_pages = {p for pid in SOLVED for p in [next(pg for pg in pages() if soup(pg).find(id=pid))]}
+    assert solved_pages <= {page for page, _ in notebook_pages()}
+
+
+@pytest.mark.parametrize("page,href", notebook_pages(), ids=lambda x: getattr(x, "name", str(x)))
+def test_chapter_offers_its_executed_notebook(page, href):
+    assert href is not None, f"{page.name} has code cells but no .ipynb download"
+    path, _ = resolve(page, href)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert any(c.outputs for c in code), "the download has no outputs: it was not executed"
+    assert all(c.execution_count is not None for c in code[1:]), "some cells did not run"
+    if any(re.search(r"^\s*(from|import)\s+worked\b", c.source, re.M) for c in code):
+        assert 'find_spec("worked") is None' in code[0].source and "pip" in code[0].source
+
+
+def test_a_downloaded_notebook_runs_top_to_bottom(tmp_path):
+    """The download of the decoding chapter, executed in a fresh kernel outside the site."""
+    page = HTML / "book" / "decoding.html"
+    href = dict(notebook_pages())[page]
+    nb = nbformat.read(resolve(page, href)[0], as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
