@@ -19,10 +19,12 @@ def optimal_singular_values(X, k, lam):
     """Singular values of the decoder at the global minimum (section hw7-ae-orth), shape (k,).
 
     With s_1 >= ... >= s_k the top eigenvalues of the covariance X X^T / n, they are
-    sqrt(max(0, 1 - lam / s_i)); the encoder has the same ones.
+    sqrt(max(0, 1 - lam / s_i)); the encoder has the same ones. Directions with s_i <= lam
+    (including those of zero variance when k exceeds the rank of X) get 0.
     """
     s = np.linalg.eigvalsh(X @ X.T / X.shape[1])[::-1][:k]
-    return np.sqrt(np.clip(1 - lam / s, 0, None))
+    kept = s > lam
+    return np.sqrt(np.where(kept, 1 - lam / np.where(kept, s, 1.0), 0.0))
 
 
 def train_full_batch(W1, W2, X, lam, lr, steps):
