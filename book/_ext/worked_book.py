@@ -70,7 +70,8 @@ class ProblemIndex(Directive):
                 link = nodes.emphasis("", "not solved yet")
             row = nodes.row()
             row += nodes.entry("", _para(nodes.literal("", p["id"])))
-            row += nodes.entry("", _para(nodes.Text(f'{p["course"]}, {p["assignment"]}, {p["question"]}')))
+            source = ", ".join(part for part in (p["course"], p["assignment"], p["question"]) if part)
+            row += nodes.entry("", _para(nodes.Text(source)))
             row += nodes.entry("", _para(nodes.Text(p["summary"])))
             row += nodes.entry("", _para(link))
             body += row
