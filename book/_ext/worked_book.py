@@ -138,6 +138,7 @@ def purge(app, env, docname):
 def merge(app, env, docnames, other):
     for docname in docnames:
         env.worked_problem_sections[docname] = other.worked_problem_sections.get(docname, {})
+    env.worked_notebook_pages |= other.worked_notebook_pages & set(docnames)
 
 
 def init_env(app, env, docnames):
@@ -203,11 +204,11 @@ def downloadable_notebook(executed, install_spec, cache_path):
 def write_notebooks(app, exception):
     if exception is not None or app.builder.format != "html":
         return
+    cache_path = app.config.nb_execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
     for pagename in sorted(app.env.worked_notebook_pages):
         executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        cache_path = app.config.nb_execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
         nbformat.write(downloadable_notebook(executed, app.config.worked_install_spec, cache_path), target)
 
 
