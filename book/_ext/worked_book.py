@@ -5,11 +5,17 @@
 - The chapter-template check: every problem of the data file must be a section label exactly
   once; a solved one must hold every part of the template, an unsolved one a placeholder.
   Violations are warnings, which the strict build (``-W``) turns into errors.
+- Offline math: MathJax 3 is served from the site (``_static/mathjax``), copied from the
+  pip package sphinx-mathjax-offline, but only the TeX/CHTML build, its fonts and the TeX
+  extensions it may autoload (about 2 MB instead of the package's 24 MB).
 - Notebook downloads: each executed chapter is offered as ``_sources/<page>.ipynb``; when it
   imports ``worked``, a first cell installs the package from ``worked_install_spec`` if missing.
 """
 
+import ast
+import importlib
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -27,9 +33,11 @@ IMPORTS_WORKED = re.compile(r"^\s*(from|import)\s+worked\b", re.M)
 RESULT_NODES = ("theorem_node", "proposition_node", "lemma_node", "corollary_node")
 INSTALL_CELL = """\
 # This notebook uses the book's package `worked`; install it when it is missing (e.g. on Colab).
-import importlib.util, subprocess, sys
+# WORKED_INSTALL_SPEC, if set, says where from instead (e.g. a local checkout's code/ folder).
+import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("worked") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", {spec!r}])"""
+    spec = os.environ.get("WORKED_INSTALL_SPEC", {spec!r})
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])"""
 
 
 def load_problems(app):
@@ -187,7 +195,89 @@ def offer_notebook(app, pagename, templatename, context, doctree):
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
-def downloadable_notebook(executed, install_spec, cache_path):
+def colab_url(app, pagename):
+    """Colab opens notebooks stored on GitHub: the deploy workflow publishes the downloads
+    (``_sources/<page>.ipynb``) to the branch ``worked_notebooks_branch`` of the repository."""
+    repo = app.config.html_theme_options["repository_url"].rstrip("/").removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{repo}/blob/{app.config.worked_notebooks_branch}/{pagename}.ipynb"
+
+
+def add_colab_button(app, pagename, templatename, context, doctree):
+    """An "Open in Colab" button beside the theme's header buttons (runs after the theme's own)."""
+    if pagename in app.env.worked_notebook_pages:
+        context["header_buttons"].append({
+            "type": "link", "url": colab_url(app, pagename), "text": "Colab",
+            "tooltip": "Open this chapter in Colab", "icon": "fas fa-rocket", "label": "colab-button",
+        })
+
+
+PROOF_KINDS = {"prf:proof": "Proof"}
+FENCE = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>.*)$")
+ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]*)`")
+
+
+def _role_to_markdown(match):
+    role, text = match["role"], match["text"]
+    explicit = re.match(r"(?P<title>.*?)\s*<(?P<target>[^>]+)>$", text)
+    if role == "eq":
+        return f"({text})"
+    if role == "cite":
+        return "[" + "; ".join(key.strip() for key in text.split(",")) + "]"
+    return explicit["title"] if explicit else text
+
+
+def _directive_to_markdown(name, arg, options, body, docdir):
+    if name == "literalinclude":
+        path = (docdir / arg).resolve()
+        source = path.read_text()
+        if "pyobject" in options:
+            tree = ast.parse(source)
+            node = next(n for n in ast.walk(tree) if getattr(n, "name", None) == options["pyobject"])
+            source = ast.get_source_segment(source, node)
+        return f"```python\n{source}\n```"
+    if name in ("admonition", "note", "warning", "tip", "important"):
+        title = arg or name.capitalize()
+        return "\n".join([f"> **{title}**", ">"] + [f"> {line}" if line else ">" for line in body.splitlines()])
+    if name == "prf:proof":
+        return f"*Proof.* {body.strip()} $\\blacksquare$"
+    if name.startswith("prf:"):
+        kind = name[4:].capitalize()
+        head = f"**{kind} ({arg}).**" if arg else f"**{kind}.**"
+        return "\n".join([f"> {head}", ">"] + [f"> {line}" if line else ">" for line in body.splitlines()])
+    return body
+
+
+def myst_to_markdown(text, docdir):
+    """Plain Markdown for Jupyter and Colab from a MyST markdown cell: labels become HTML
+    anchors, directives become block quotes or code, roles become text, and a labelled
+    display equation keeps its label as a \\tag (matching the "(label)" its references become)."""
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        line = lines[i]
+        label = re.match(r"^\((?P<label>[^)\s]+)\)=\s*$", line)
+        fence = FENCE.match(line)
+        if label:
+            out.append(f'<a id="{label["label"]}"></a>')
+        elif fence:
+            options, body = {}, []
+            i += 1
+            while i < len(lines) and re.match(r"^:(\w[\w-]*):(.*)$", lines[i]):
+                key, value = re.match(r"^:(\w[\w-]*):(.*)$", lines[i]).groups()
+                options[key], i = value.strip(), i + 1
+            while i < len(lines) and lines[i].strip() != fence["fence"]:
+                body.append(lines[i])
+                i += 1
+            inner = myst_to_markdown("\n".join(body), docdir)
+            out.append(_directive_to_markdown(fence["name"], fence["arg"].strip(), options, inner, docdir))
+        else:
+            out.append(ROLE.sub(_role_to_markdown, line))
+        i += 1
+    markdown = "\n".join(out)
+    return re.sub(r"\$\$(?P<math>.+?)\$\$[ \t]*\((?P<label>[^)\s]+)\)",
+                  lambda m: f"$${m['math'].rstrip()}\n\\tag{{{m['label']}}}\n$$", markdown, flags=re.S)
+
+
+def downloadable_notebook(executed, install_spec, cache_path, docdir):
     """The executed notebook as readers download it: nbformat 4, outputs kept, install cell first.
 
     myst-nb writes ``jupyter_execute/<page>.ipynb`` without outputs when it takes them from the
@@ -196,6 +286,9 @@ def downloadable_notebook(executed, install_spec, cache_path):
     nb = nbformat.read(executed, as_version=4)
     if Path(cache_path).exists():
         _, nb = get_cache(cache_path).merge_match_into_notebook(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = myst_to_markdown(cell.source, docdir)
     if any(c.cell_type == "code" and IMPORTS_WORKED.search(c.source) for c in nb.cells):
         nb.cells.insert(0, nbformat.v4.new_code_cell(INSTALL_CELL.format(spec=install_spec)))
     return nb
@@ -209,12 +302,47 @@ def write_notebooks(app, exception):
         executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(downloadable_notebook(executed, app.config.worked_install_spec, cache_path), target)
+        docdir = (Path(app.srcdir) / pagename).parent
+        nb = downloadable_notebook(executed, app.config.worked_install_spec, cache_path, docdir)
+        nbformat.write(nb, target)
+        _add_download_attribute(Path(app.outdir) / f"{pagename}.html", target.name)
+
+
+def _add_download_attribute(page, notebook_name):
+    """Make the theme's notebook link save the file instead of showing JSON in the browser."""
+    html = page.read_text(encoding="utf-8")
+    link = re.compile(rf'(href="(?!https?:)[^"]*/{re.escape(notebook_name)}") target="_blank"')
+    page.write_text(link.sub(rf'\1 download="{notebook_name}"', html), encoding="utf-8")
+
+
+MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to _static
+MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions",
+                 "a11y/assistive-mml.js", "ui")
+
+
+def use_local_mathjax(app, config):
+    config.mathjax_path = MATHJAX_PATH
+
+
+def copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    source = Path(importlib.import_module("sphinx-mathjax-offline").__file__).parent / "static" / "mathjax"
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for name in MATHJAX_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target / name)
 
 
 def setup(app):
+    app.connect("config-inited", use_local_mathjax)
+    app.connect("build-finished", copy_mathjax)
     app.add_config_value("worked_problems_file", "book/problems.yml", "env")
     app.add_config_value("worked_install_spec", "", "env")
+    app.add_config_value("worked_notebooks_branch", "notebooks", "html")
     app.add_directive("problem-index", ProblemIndex)
     app.connect("env-before-read-docs", init_env)
     app.connect("doctree-read", record_problem_sections)
@@ -222,5 +350,6 @@ def setup(app):
     app.connect("env-merge-info", merge)
     app.connect("env-check-consistency", check_template)
     app.connect("html-page-context", offer_notebook)
+    app.connect("html-page-context", add_colab_button, priority=502)
     app.connect("build-finished", write_notebooks)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
