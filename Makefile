@@ -23,7 +23,7 @@ book: $(STAMP)
 	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' and visit http://127.0.0.1:$(PORT)"
 
 test: book
-	$(PY) -m pytest code/tests
+	$(PY) -m pytest -rs code/tests
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)

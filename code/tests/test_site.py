@@ -6,7 +6,10 @@ executed code offers its executed notebook as a valid nbformat-4 file with outpu
 top to bottom outside the site.
 """
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -106,13 +109,39 @@ def test_chapter_offers_its_executed_notebook(page, href):
         assert 'find_spec("worked") is None' in code[0].source and "pip" in code[0].source
 
 
-def test_a_downloaded_notebook_runs_top_to_bottom(tmp_path):
-    """The download of the decoding chapter, executed in a fresh kernel outside the site."""
-    page = HTML / "book" / "decoding.html"
+def fresh_copy(page):
+    """The downloaded notebook of ``page`` with its outputs and execution counts cleared."""
     href = dict(notebook_pages())[page]
     nb = nbformat.read(resolve(page, href)[0], as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("page", [page for page, _ in notebook_pages()], ids=lambda p: p.name)
+def test_downloaded_notebook_runs_top_to_bottom_in_a_fresh_kernel(tmp_path, page):
+    nb = fresh_copy(page)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+def test_install_cell_installs_worked_in_a_fresh_environment(tmp_path):
+    """A virtual environment with the notebook's libraries but without `worked`: the first cell
+    of the downloaded decoding chapter installs it (from this checkout's code/, through
+    WORKED_INSTALL_SPEC) and the notebook then runs to the end."""
+    venv, notebook = tmp_path / "fresh", tmp_path / "decoding.ipynb"
+    nbformat.write(fresh_copy(HTML / "book" / "decoding.html"), notebook)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    libraries = ["numpy", "matplotlib", "torch", "ipykernel", "nbclient", "nbformat"]
+    subprocess.run([python, "-m", "pip", "install", "-q", "-c", str(ROOT / "requirements.txt"), *libraries], check=True)
+    assert subprocess.run([python, "-c", "import worked"], capture_output=True).returncode != 0
+    run = (f"import nbformat, nbclient; nb = nbformat.read({str(notebook)!r}, 4); "
+           f"nbclient.NotebookClient(nb, timeout=600, kernel_name='python3').execute(); "
+           f"assert all(c.execution_count for c in nb.cells if c.cell_type == 'code')")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"WORKED_INSTALL_SPEC": str(ROOT / "code"), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
+    subprocess.run([python, "-c", run], check=True, env=env, cwd=tmp_path)
+    where = subprocess.run([python, "-c", "import worked; print(worked.__file__)"], capture_output=True, text=True, check=True)
+    assert where.stdout.strip()

@@ -1,0 +1,163 @@
+"""Browser tests of the built site: Debian's Chromium, headless, driven by Playwright, against
+_build/html served on 127.0.0.1. Without Chromium they are skipped with a message, except under
+CI=true, where a missing browser is a failure (.ci/run installs it)."""
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+PROBLEMS = yaml.safe_load((ROOT / "book" / "problems.yml").read_text())["problems"]
+SOLVED = [p["id"] for p in PROBLEMS if p.get("solved")]
+# Debian's chromium; on GitHub's Ubuntu runners the preinstalled Google Chrome.
+CHROMIUM = shutil.which("chromium") or shutil.which("google-chrome")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+if CHROMIUM is None:
+    if os.environ.get("CI") == "true":
+        pytest.fail("no chromium: under CI the browser tests must run (.ci/run installs it)", pytrace=False)
+    pytest.skip("chromium is not installed (apt-get install chromium): browser tests skipped",
+                allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402  (only when there is a browser)
+
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+               if "_static" not in p.parts and p != HTML / "index.html")  # index.html only redirects
+
+
+@pytest.fixture(scope="module")
+def site():
+    """Base URL of the built site served by a local HTTP server."""
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url, **context_options):
+    """A page whose requests are recorded: (page, foreign_requests, failed_local_responses)."""
+    context = browser.new_context(accept_downloads=True, **context_options)
+    page = context.new_page()
+    local = urlparse(url).netloc
+    foreign, failed = [], []
+
+    def route(r):
+        if urlparse(r.request.url).netloc == local or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            foreign.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("response", lambda resp: failed.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None)
+    page.goto(url)
+    page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    return page, foreign, failed
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_is_self_contained_and_its_math_renders(browser, site, path):
+    page, foreign, failed = open_page(browser, site + path)
+    assert foreign == [], "requests to third-party hosts"
+    assert failed == [], "local requests that failed"
+    math = page.locator(".math").count()
+    assert page.locator(".math mjx-container, mjx-container.MathJax").count() >= math
+    prose = page.evaluate("""() => { const b = document.body.cloneNode(true);
+        b.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
+        return b.innerText; }""")
+    assert "$$" not in prose and "\\[" not in prose and "\\(" not in prose, "unrendered TeX"
+    page.context.close()
+
+
+def test_site_root_leads_to_the_introduction(browser, site):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(site)
+    page.wait_for_url("**/book/intro.html")
+    assert page.locator("h1").first.inner_text().startswith("Worked deep-learning solutions")
+    context.close()
+
+
+def anchor_page(pid):
+    for path in PAGES:
+        if f'id="{pid}"' in (HTML / path).read_text(encoding="utf-8"):
+            return path
+    raise AssertionError(f"no page has the anchor {pid}")
+
+
+@pytest.mark.parametrize("pid", SOLVED)
+def test_permalink_scrolls_to_its_problem(browser, site, pid):
+    page, _, _ = open_page(browser, f"{site}{anchor_page(pid)}#{pid}", viewport={"width": 1200, "height": 900})
+    page.wait_for_timeout(200)  # let the browser settle the scroll after the math has been typeset
+    top = page.evaluate(f"document.getElementById('{pid}').getBoundingClientRect().top")
+    header = page.evaluate("document.querySelector('.bd-header-article').getBoundingClientRect().bottom")
+    assert page.evaluate("window.scrollY") > 0
+    assert header - 1 <= top <= header + 80, f"the heading is at {top}px, the header ends at {header}px"
+    page.context.close()
+
+
+def notebook_pages():
+    return [p for p in PAGES if re.search(r'href="[^"]*\.ipynb" download=', (HTML / p).read_text(encoding="utf-8"))]
+
+
+def test_every_solved_problem_is_on_a_page_with_a_notebook():
+    assert {anchor_page(pid) for pid in SOLVED} <= set(notebook_pages())
+
+
+@pytest.mark.parametrize("path", notebook_pages())
+def test_notebook_downloads_as_a_file_and_colab_link_points_at_it(browser, site, path):
+    page, _, _ = open_page(browser, site + path)
+    header = page.locator(".bd-header-article")
+    header.get_by_role("button", name="Download this page").click()
+    with page.expect_download() as download:
+        header.locator("a.btn-download-notebook-button").click()
+    saved = download.value.path()
+    assert download.value.suggested_filename == Path(path).with_suffix(".ipynb").name
+    nbformat.validate(nbformat.read(saved, as_version=4))
+    colab = header.locator("a.btn-colab-button").get_attribute("href")
+    assert re.fullmatch(rf"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/{re.escape(Path(path).with_suffix('.ipynb').as_posix())}", colab)
+    page.context.close()
+
+
+@pytest.mark.parametrize("path", ["book/problem-index.html"] + notebook_pages())
+def test_page_fits_a_phone_screen(browser, site, path):
+    page, _, _ = open_page(browser, site + path, viewport={"width": 375, "height": 812}, device_scale_factor=2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the page scrolls sideways"
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=shots / (Path(path).stem + "-375px.png"))
+    page.context.close()
+
+
+def test_search_works_offline(browser, site):
+    page, foreign, _ = open_page(browser, site + "search.html?q=viterbi")
+    page.wait_for_selector("#search-results li", timeout=15000)
+    results = page.locator("#search-results li a").evaluate_all("links => links.map(a => a.href)")
+    assert any("book/decoding.html" in href for href in results)
+    assert foreign == []
+    page.context.close()
