@@ -6,6 +6,7 @@ executed code offers its executed notebook as a valid nbformat-4 file with outpu
 top to bottom outside the site.
 """
 
+import functools
 import os
 import re
 import subprocess
@@ -32,6 +33,7 @@ def pages():
     return sorted((HTML / "book").glob("*.html"))
 
 
+@functools.lru_cache(maxsize=None)
 def soup(path):
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
@@ -145,3 +147,24 @@ def test_install_cell_installs_worked_in_a_fresh_environment(tmp_path):
     subprocess.run([python, "-c", run], check=True, env=env, cwd=tmp_path)
     where = subprocess.run([python, "-c", "import worked; print(worked.__file__)"], capture_output=True, text=True, check=True)
     assert where.stdout.strip()
+
+
+def test_internal_links_and_anchors_resolve():
+    """Every link from a page of the site to the site itself reaches an existing file and, when
+    it names a fragment, an element with that id (external links are not checked here)."""
+    broken = []
+    for page in HTML.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        for a in soup(page).find_all("a", href=True):
+            href = a["href"]
+            if urlparse(href).scheme or href.startswith(("mailto:", "javascript:")):
+                continue
+            target, fragment = resolve(page, href) if href.split("#")[0] else (page, href[1:])
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(HTML)}: {href}")
+            elif fragment and target.suffix == ".html" and soup(target).find(id=fragment) is None:
+                broken.append(f"{page.relative_to(HTML)}: {href} (no such anchor)")
+    assert broken == []
