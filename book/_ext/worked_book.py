@@ -136,6 +136,17 @@ def record_problem_sections(app, doctree):
     for section in doctree.findall(nodes.section):
         for label in ids.intersection(section["ids"]):
             found.setdefault(label, []).append(sorted(_parts(section)))
+            if app.config.worked_fold_code:
+                fold_code(section, app.config)
+
+
+def fold_code(section, config):
+    """Fold the code of a problem section behind "Show code cell source" (myst-nb's own
+    hide-input mechanism), so that a reader sees statement and result first."""
+    for cell in section.findall(nodes.container):
+        if cell.get("nb_element") == "cell_code" and not cell.get("hide_mode"):
+            cell["hide_mode"] = "input"
+            cell["prompt_show"], cell["prompt_hide"] = config.nb_code_prompt_show, config.nb_code_prompt_hide
 
 
 def purge(app, env, docname):
@@ -343,6 +354,7 @@ def setup(app):
     app.add_config_value("worked_problems_file", "book/problems.yml", "env")
     app.add_config_value("worked_install_spec", "", "env")
     app.add_config_value("worked_notebooks_branch", "notebooks", "html")
+    app.add_config_value("worked_fold_code", False, "env")
     app.add_directive("problem-index", ProblemIndex)
     app.connect("env-before-read-docs", init_env)
     app.connect("doctree-read", record_problem_sections)

@@ -168,3 +168,10 @@ def test_internal_links_and_anchors_resolve():
             elif fragment and target.suffix == ".html" and soup(target).find(id=fragment) is None:
                 broken.append(f"{page.relative_to(HTML)}: {href} (no such anchor)")
     assert broken == []
+
+
+def test_every_figure_has_a_descriptive_alt_text():
+    for page in pages():
+        for img in soup(page).select("article img"):
+            alt = img.get("alt", "")
+            assert len(alt.split()) >= 8 and not re.search(r"\.(png|svg|jpe?g)$", alt), (page.name, img["src"], alt)

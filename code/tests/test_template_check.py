@@ -60,8 +60,8 @@ PARTS = {
 PLACEHOLDER = ":::{admonition} Not solved yet\n:class: unsolved\nLater.\n:::\n"
 
 
-def build(tmp_path, page):
-    (tmp_path / "_config.yml").write_text(CONFIG)
+def build(tmp_path, page, config=CONFIG):
+    (tmp_path / "_config.yml").write_text(config)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
     (tmp_path / "problems.yml").write_text(PROBLEMS)
     (tmp_path / "chapter.md").write_text(page)
@@ -73,11 +73,6 @@ def build(tmp_path, page):
 def chapter(q1_parts, q2=PLACEHOLDER, q1_label="(demo-q1)=\n"):
     q1 = "\n".join(PARTS[p] for p in q1_parts)
     return f"{FRONT}\n{q1_label}## First\n\n{q1}\n(demo-q2)=\n## Second\n\n{q2}"
-
-
-def test_complete_sections_build(tmp_path):
-    code, log = build(tmp_path, chapter(PARTS))
-    assert code == 0, log
 
 
 @pytest.mark.parametrize("missing,message", [
@@ -106,3 +101,16 @@ def test_an_unsolved_problem_must_be_a_placeholder(tmp_path):
 def test_a_missing_label_fails_the_build(tmp_path):
     code, log = build(tmp_path, chapter(PARTS, q1_label=""))
     assert code != 0 and "problem demo-q1: found as a section label 0 times, expected once" in log
+
+
+def test_fold_code_switch_folds_the_code_of_problem_sections(tmp_path):
+    code, log = build(tmp_path, chapter(PARTS), CONFIG + "    worked_fold_code: true\n")
+    assert code == 0, log
+    html = (tmp_path / "_build" / "html" / "chapter.html").read_text()
+    assert html.count("hide above-input") == 2  # the checking cell and the mistakes cell
+
+
+def test_code_is_not_folded_by_default(tmp_path):
+    code, log = build(tmp_path, chapter(PARTS))
+    assert code == 0, log
+    assert "hide above-input" not in (tmp_path / "_build" / "html" / "chapter.html").read_text()
