@@ -319,6 +319,29 @@ def write_notebooks(app, exception):
         _add_download_attribute(Path(app.outdir) / f"{pagename}.html", target.name)
 
 
+ACCESSIBILITY_FIXES = (
+    # The theme's primary sidebar (site title, search, table of contents) is a plain div, so
+    # its first items sit outside every landmark (axe: region).
+    ('<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">',
+     '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar" role="complementary" aria-label="Book navigation">'),
+    # docutils marks bibliography entries with the deprecated doc-biblioentry role inside a
+    # role="list" container, which then lacks list items (axe: aria-required-children).
+    ('role="doc-biblioentry"', 'role="listitem"'),
+)
+
+
+def fix_accessibility(app, exception):
+    """Apply ACCESSIBILITY_FIXES to every page written (idempotent, so re-running is harmless)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = original = page.read_text(encoding="utf-8")
+        for old, new in ACCESSIBILITY_FIXES:
+            html = html.replace(old, new)
+        if html != original:
+            page.write_text(html, encoding="utf-8")
+
+
 def _add_download_attribute(page, notebook_name):
     """Make the theme's notebook link save the file instead of showing JSON in the browser."""
     html = page.read_text(encoding="utf-8")
@@ -351,6 +374,7 @@ def copy_mathjax(app, exception):
 def setup(app):
     app.connect("config-inited", use_local_mathjax)
     app.connect("build-finished", copy_mathjax)
+    app.connect("build-finished", fix_accessibility)
     app.add_config_value("worked_problems_file", "book/problems.yml", "env")
     app.add_config_value("worked_install_spec", "", "env")
     app.add_config_value("worked_notebooks_branch", "notebooks", "html")

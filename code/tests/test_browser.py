@@ -4,6 +4,7 @@ CI=true, where a missing browser is a failure (.ci/run installs it)."""
 
 import functools
 import http.server
+import importlib.resources
 import os
 import re
 import shutil
@@ -91,6 +92,20 @@ def test_page_is_self_contained_and_its_math_renders(browser, site, path):
         b.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
         return b.innerText; }""")
     assert "$$" not in prose and "\\[" not in prose and "\\(" not in prose, "unrendered TeX"
+    page.context.close()
+
+
+# axe-core as shipped inside the pip package axe-playwright-python (only its script is used).
+AXE = (importlib.resources.files("axe_playwright_python") / "axe.min.js").read_text()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_has_no_accessibility_violations(browser, site, path):
+    """axe-core with every rule enabled, after the math has been typeset."""
+    page, _, _ = open_page(browser, site + path)
+    page.add_script_tag(content=AXE)
+    violations = page.evaluate("axe.run().then(r => r.violations.map(v => [v.id, v.nodes.map(n => n.target.join(' '))]))")
+    assert violations == []
     page.context.close()
 
 
