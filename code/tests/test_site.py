@@ -9,6 +9,7 @@ top to bottom outside the site.
 import functools
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,8 @@ def test_downloaded_notebook_runs_top_to_bottom_in_a_fresh_kernel(tmp_path, page
 def test_install_cell_installs_worked_in_a_fresh_environment(tmp_path):
     """A virtual environment with the notebook's libraries but without `worked`: the first cell
     of the downloaded decoding chapter installs it (from this checkout's code/, through
-    WORKED_INSTALL_SPEC) and the notebook then runs to the end."""
+    WORKED_INSTALL_SPEC; a copy, as pip builds in the source folder) and the notebook then runs
+    to the end."""
     venv, notebook = tmp_path / "fresh", tmp_path / "decoding.ipynb"
     nbformat.write(fresh_copy(HTML / "book" / "decoding.html"), notebook)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -143,7 +145,8 @@ def test_install_cell_installs_worked_in_a_fresh_environment(tmp_path):
            f"nbclient.NotebookClient(nb, timeout=600, kernel_name='python3').execute(); "
            f"assert all(c.execution_count for c in nb.cells if c.cell_type == 'code')")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env |= {"WORKED_INSTALL_SPEC": str(ROOT / "code"), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
+    source = shutil.copytree(ROOT / "code", tmp_path / "code", ignore=shutil.ignore_patterns("tests", "*.egg-info", "build"))
+    env |= {"WORKED_INSTALL_SPEC": str(source), "PATH": f"{venv / 'bin'}:{env['PATH']}"}
     subprocess.run([python, "-c", run], check=True, env=env, cwd=tmp_path)
     where = subprocess.run([python, "-c", "import worked; print(worked.__file__)"], capture_output=True, text=True, check=True)
     assert where.stdout.strip()
