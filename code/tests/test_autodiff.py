@@ -93,6 +93,12 @@ def test_topological_order_lists_every_node_once_after_its_inputs():
             assert position[id(child)] < position[id(node)]
 
 
+def test_fractional_power_of_a_negative_number_is_refused():
+    with pytest.raises(ValueError):
+        Value(-2.0) ** 0.5
+    assert (Value(-2.0) ** 3).data == -8.0
+
+
 def test_backward_twice_gives_the_same_gradients():
     x = Value(0.7)
     f = (x * x).sigmoid() * x

@@ -60,6 +60,8 @@ class Value:
     def __pow__(self, c):
         if not isinstance(c, (int, float)):
             raise TypeError("only constant exponents are supported")
+        if self.data < 0 and c != int(c):
+            raise ValueError("a negative base needs an integer exponent")
         out = Value(self.data**c, (self,), f"pow{c}")
 
         def _backward():  # d(a^c)/da = c a^(c-1)
@@ -230,9 +232,9 @@ def program_gradients(program, x, backend):
         leaves = [Value(v) for v in x]
         try:
             out = run_program(program, leaves)
+            out.backward()
         except OverflowError:
             return None
-        out.backward()
         value, grad = out.data, [leaf.grad for leaf in leaves]
     elif backend == "torch":
         leaves = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in x]
