@@ -1,0 +1,60 @@
+"""Tests of worked.digits: the bundled data, the splits, the network builder and the training loop."""
+
+import numpy as np
+import torch
+
+from worked.digits import digits_tensors, mlp, split_indices, train_classifier
+
+
+def test_digits_are_the_bundled_scikit_learn_images():
+    X, y = digits_tensors()
+    assert X.shape == (1797, 8, 8) and y.shape == (1797,)
+    assert X.dtype == torch.float64 and y.dtype == torch.int64
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert set(y.tolist()) == set(range(10))
+
+
+def test_split_indices_is_a_seeded_partition():
+    parts = split_indices(50, [10, 15], seed=3)
+    assert [len(p) for p in parts] == [10, 15, 25]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(50))
+    again = split_indices(50, [10, 15], seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(parts, again))
+
+
+def test_mlp_layers_and_dropout_placement():
+    net = mlp([64, 32, 16, 10], dropout=0.5)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert net(torch.zeros(3, 8, 8, dtype=torch.float64)).shape == (3, 10)
+
+
+def test_training_fits_a_small_set_and_reports_every_epoch():
+    X, y = digits_tensors()
+    idx = np.arange(40)
+    torch.manual_seed(0)
+    net = mlp([64, 32, 10])
+    history = train_classifier(net, X[idx], y[idx], {"other": (X[40:80], y[40:80])}, epochs=60, seed=0)
+    assert set(history) == {"train", "other"}
+    assert history["train"].shape == (60, 2)
+    assert history["train"][-1, 0] < 0.1 * history["train"][0, 0]      # the loss fell
+    assert history["train"][-1, 1] == 1.0                                # 40 images memorised
+    # the reported numbers are the network's: recompute the last epoch
+    with torch.no_grad():
+        logits = net.eval()(X[40:80])
+    assert abs(torch.nn.functional.cross_entropy(logits, y[40:80]).item() - history["other"][-1, 0]) < 1e-12
+
+
+def test_l2_penalty_and_noise_change_training_and_frozen_layers_stay_fixed():
+    X, y = digits_tensors()
+    idx = np.arange(30)
+    results = {}
+    for name, options in {"plain": {}, "l2": dict(l2=0.1), "noise": dict(noise=0.3)}.items():
+        torch.manual_seed(0)
+        net = mlp([64, 16, 10])
+        net[1].requires_grad_(False)
+        first = net[1].weight.clone()
+        results[name] = train_classifier(net, X[idx], y[idx], {}, epochs=20, seed=0, **options)
+        assert torch.equal(net[1].weight, first)                        # frozen layer untouched
+    assert not np.allclose(results["plain"]["train"], results["l2"]["train"])
+    assert not np.allclose(results["plain"]["train"], results["noise"]["train"])
