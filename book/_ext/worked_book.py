@@ -241,9 +241,10 @@ def _directive_to_markdown(name, arg, options, body, docdir):
     if name == "literalinclude":
         path = (docdir / arg).resolve()
         source = path.read_text()
-        if "pyobject" in options:
-            tree = ast.parse(source)
-            node = next(n for n in ast.walk(tree) if getattr(n, "name", None) == options["pyobject"])
+        if "pyobject" in options:  # "name" or "Class.method", as Sphinx resolves it
+            node = ast.parse(source)
+            for name in options["pyobject"].split("."):
+                node = next(n for n in node.body if getattr(n, "name", None) == name)
             source = ast.get_source_segment(source, node)
         return f"```python\n{source}\n```"
     if name in ("admonition", "note", "warning", "tip", "important"):
