@@ -10,7 +10,8 @@ PORT   ?= 8000
 
 .PHONY: book test serve bench clean
 
-$(STAMP): requirements.txt code/pyproject.toml
+$(STAMP): requirements.txt code/pyproject.toml package-lock.json
+	npm ci --no-audit --no-fund
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt

@@ -5,17 +5,12 @@
 - The chapter-template check: every problem of the data file must be a section label exactly
   once; a solved one must hold every part of the template, an unsolved one a placeholder.
   Violations are warnings, which the strict build (``-W``) turns into errors.
-- Offline math: MathJax 3 is served from the site (``_static/mathjax``), copied from the
-  pip package sphinx-mathjax-offline, but only the TeX/CHTML build, its fonts and the TeX
-  extensions it may autoload (about 2 MB instead of the package's 24 MB).
 - Notebook downloads: each executed chapter is offered as ``_sources/<page>.ipynb``; when it
   imports ``worked``, a first cell installs the package from ``worked_install_spec`` if missing.
 """
 
 import ast
-import importlib
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -138,6 +133,22 @@ def record_problem_sections(app, doctree):
             found.setdefault(label, []).append(sorted(_parts(section)))
             if app.config.worked_fold_code:
                 fold_code(section, app.config)
+
+
+def title_folded_proofs(app, doctree):
+    """A folded proof (prf:proof with ``:class: dropdown``) needs a title to click: sphinx-proof
+    writes "Proof." into the first paragraph instead, which leaves the toggle script nothing to
+    attach its button to (and it stops with an error). Move the word into a title. It also gives
+    every proof the same id "proof", with which the toggle script's buttons all open and close
+    the first proof: drop it, so that the script numbers them."""
+    for box in doctree.findall(nodes.admonition):
+        classes = box.get("classes", [])
+        if "proof" in classes and "dropdown" in classes and not isinstance(box[0], nodes.title):
+            first = box[0]
+            if isinstance(first, nodes.paragraph) and first.children and first[0].astext().startswith("Proof. "):
+                first.replace(first[0], nodes.Text(first[0].astext()[len("Proof. "):]))
+            box.insert(0, nodes.title("", "Proof"))
+            box["ids"] = [i for i in box["ids"] if i != "proof"]
 
 
 def fold_code(section, config):
@@ -350,31 +361,7 @@ def _add_download_attribute(page, notebook_name):
     page.write_text(link.sub(rf'\1 download="{notebook_name}"', html), encoding="utf-8")
 
 
-MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to _static
-MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions",
-                 "a11y/assistive-mml.js", "ui")
-
-
-def use_local_mathjax(app, config):
-    config.mathjax_path = MATHJAX_PATH
-
-
-def copy_mathjax(app, exception):
-    if exception is not None or app.builder.format != "html":
-        return
-    source = Path(importlib.import_module("sphinx-mathjax-offline").__file__).parent / "static" / "mathjax"
-    target = Path(app.outdir) / "_static" / "mathjax"
-    for name in MATHJAX_FILES:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
-        else:
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / name, target / name)
-
-
 def setup(app):
-    app.connect("config-inited", use_local_mathjax)
-    app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", fix_accessibility)
     app.add_config_value("worked_problems_file", "book/problems.yml", "env")
     app.add_config_value("worked_install_spec", "", "env")
@@ -382,6 +369,7 @@ def setup(app):
     app.add_config_value("worked_fold_code", False, "env")
     app.add_directive("problem-index", ProblemIndex)
     app.connect("env-before-read-docs", init_env)
+    app.connect("doctree-read", title_folded_proofs)
     app.connect("doctree-read", record_problem_sections)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)

@@ -1,6 +1,15 @@
 """Shared test settings: hypothesis runs are derandomised (the same examples on every run),
 have no per-example deadline and write no example database, so the suite is deterministic.
-Random arrays inside a test come from numpy generators seeded by a hypothesis-drawn integer."""
+Random arrays inside a test come from numpy generators seeded by a hypothesis-drawn integer.
+
+The ``site`` fixture serves the built book (_build/html) on 127.0.0.1 for the browser and
+Lighthouse tests, gzip-compressed as GitHub Pages serves it."""
+
+import gzip
+import http.server
+import io
+import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,3 +27,40 @@ def _single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
+COMPRESSED = {".html", ".css", ".js", ".svg", ".json", ".ipynb", ".txt", ".woff"}
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """A static server that gzips text files when the browser accepts it, like GitHub Pages."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=str(HTML), **kwargs)
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if path.suffix not in COMPRESSED or not path.is_file() or "gzip" not in self.headers.get("Accept-Encoding", ""):
+            return super().send_head()
+        body = gzip.compress(path.read_bytes())
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site():
+    """Base URL of the built site served on 127.0.0.1."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SiteHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()

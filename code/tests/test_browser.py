@@ -2,13 +2,10 @@
 _build/html served on 127.0.0.1. Without Chromium they are skipped with a message, except under
 CI=true, where a missing browser is a failure (.ci/run installs it)."""
 
-import functools
-import http.server
 import importlib.resources
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -38,21 +35,6 @@ PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
 
 
 @pytest.fixture(scope="module")
-def site():
-    """Base URL of the built site served by a local HTTP server."""
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -61,7 +43,8 @@ def browser():
 
 
 def open_page(browser, url, **context_options):
-    """A page whose requests are recorded: (page, foreign_requests, failed_local_responses)."""
+    """A page whose requests and errors are recorded: (page, foreign_requests, failed_local_responses).
+    ``page.errors`` lists the script errors and console errors."""
     context = browser.new_context(accept_downloads=True, **context_options)
     page = context.new_page()
     local = urlparse(url).netloc
@@ -76,18 +59,29 @@ def open_page(browser, url, **context_options):
 
     page.route("**/*", route)
     page.on("response", lambda resp: failed.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None)
-    page.goto(url)
-    page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    page.goto(url, wait_until="load")
     return page, foreign, failed
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_is_self_contained_and_its_math_renders(browser, site, path):
+    """No third-party or failing request, no script error, and every formula typeset (at build
+    time: no page loads MathJax)."""
     page, foreign, failed = open_page(browser, site + path)
     assert foreign == [], "requests to third-party hosts"
     assert failed == [], "local requests that failed"
+    assert page.errors == [], "script or console errors"
+    assert page.locator("script[src*=mathjax], script[src*=fontawesome]").count() == 0
     math = page.locator(".math").count()
-    assert page.locator(".math mjx-container, mjx-container.MathJax").count() >= math
+    assert page.locator(".math > mjx-container > svg").count() == math
+    # Each formula's SVG has a size, and its MathML is there for screen readers.
+    assert page.locator(".math > mjx-container mjx-assistive-mml math").count() == math
+    sizes = page.locator(".math > mjx-container > svg").evaluate_all(
+        "svgs => svgs.map(s => s.getBoundingClientRect().width * s.getBoundingClientRect().height)")
+    assert all(area > 0 for area in sizes[:20]), "formulas on screen must have a size"
     prose = page.evaluate("""() => { const b = document.body.cloneNode(true);
         b.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
         return b.innerText; }""")
@@ -106,6 +100,27 @@ def test_page_has_no_accessibility_violations(browser, site, path):
     page.add_script_tag(content=AXE)
     violations = page.evaluate("axe.run().then(r => r.violations.map(v => [v.id, v.nodes.map(n => n.target.join(' '))]))")
     assert violations == []
+    page.context.close()
+
+
+def pages_with_folded_proofs():
+    return [p for p in PAGES if 'class="proof dropdown admonition' in (HTML / p).read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("path", pages_with_folded_proofs())
+def test_proofs_are_folded_until_the_reader_opens_them(browser, site, path):
+    """Try first: a derivation starts folded under its "Proof" title and opens on a click."""
+    page, _, _ = open_page(browser, site + path, viewport={"width": 1200, "height": 900})
+    proofs = page.locator("div.proof.dropdown")
+    assert proofs.count() > 0
+    for i in range(proofs.count()):
+        proof = proofs.nth(i)
+        assert proof.locator("> .admonition-title").inner_text().strip() == "Proof"
+        body = proof.locator("> :not(.admonition-title)").first
+        assert not body.is_visible()
+    first = proofs.first
+    first.locator("> .admonition-title").click()
+    first.locator("> :not(.admonition-title)").first.wait_for(state="visible", timeout=5000)
     page.context.close()
 
 
@@ -128,7 +143,7 @@ def anchor_page(pid):
 @pytest.mark.parametrize("pid", SOLVED)
 def test_permalink_scrolls_to_its_problem(browser, site, pid):
     page, _, _ = open_page(browser, f"{site}{anchor_page(pid)}#{pid}", viewport={"width": 1200, "height": 900})
-    page.wait_for_timeout(200)  # let the browser settle the scroll after the math has been typeset
+    page.wait_for_timeout(200)  # let the browser settle the scroll
     top = page.evaluate(f"document.getElementById('{pid}').getBoundingClientRect().top")
     header = page.evaluate("document.querySelector('.bd-header-article').getBoundingClientRect().bottom")
     assert page.evaluate("window.scrollY") > 0

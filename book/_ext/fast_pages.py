@@ -1,0 +1,320 @@
+"""Fast, self-contained pages: what the book's HTML gets after Sphinx writes it.
+
+- Math is typeset at build time by MathJax 3 in Node (``render_math.cjs``, SVG output with the
+  MathML for screen readers), so no page loads MathJax; a TeX error fails the build.
+- The theme's icons (``<i class="fa-solid fa-bars">``) become inline SVG, with the paths taken from
+  the Font Awesome script the theme ships, so pages load neither that 1.5 MB script nor its
+  300 KB of web fonts; the icon-font rules are dropped from the stylesheet.
+- Scripts in the head are deferred, and the ones no page of this book uses are dropped: Thebe
+  (no live kernels here), Font Awesome, MathJax, and Sphinx's search index outside the search
+  page (the theme only needs it there, since search-as-you-type is off).
+- Highlighted code loses the spans that only repeat the text colour (a third of a long page's elements).
+- Images load lazily, so that figures further down don't compete with the text for bandwidth.
+- The page's stylesheets become one file (``_static/bundle-<hash>.css``): one request, not a dozen.
+- Every page gets a ``<meta name="description">`` from its first paragraph.
+
+Only the pages written by this build are processed, and processing is idempotent.
+"""
+
+import hashlib
+import html
+import io
+import json
+import posixpath
+import re
+import subprocess
+from pathlib import Path
+
+import tinycss2
+from docutils import nodes
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from sphinx.errors import ExtensionError
+
+RENDER_MATH = Path(__file__).with_name("render_math.cjs")
+INLINE_MATH = re.compile(r'(<span class="math notranslate nohighlight">)\\\((?P<tex>.*?)\\\)(</span>)', re.S)
+DISPLAY_MATH = re.compile(
+    r'(<div class="math notranslate nohighlight"[^>]*>\s*(?:<span class="eqno">.*?</span>)?)\\\[(?P<tex>.*?)\\\]\s*</div>', re.S)
+UNRENDERED_MATH = re.compile(r'class="math notranslate nohighlight"[^>]*>\s*(<span class="eqno">.*?</span>)?\s*\\[(\[]', re.S)
+DROPPED_SCRIPTS = re.compile(
+    r'\s*<script[^>]*src="[^"]*(fontawesome\.js|sphinx-thebe\.js|mathjax)[^"]*"[^>]*></script>'
+    r'|\s*<script>(const THEBE_JS_URL|window\.MathJax)[^<]*</script>')
+SEARCH_SCRIPTS = re.compile(r'\s*<script src="[^"]*(searchtools\.js|language_data\.js|searchindex\.js)"></script>')
+DROPPED_STYLES = re.compile(r'\s*<link rel="stylesheet" type="text/css" href="[^"]*sphinx-thebe\.css[^"]*" />')
+DOC_OPTIONS = re.compile(r'<script src="(?P<src>[^"]*documentation_options\.js)[^"]*"></script>')
+STYLESHEET = re.compile(r'\s*<link (?=[^>]*rel="stylesheet")[^>]*href="(?P<href>(?!https?:|//)[^"?]+)(?:\?[^"]*)?"[^>]*/?>')
+CSS_IMPORT = re.compile(r'@import\s+(?:url\()?"(?P<href>[^"]+)"\)?\s*;')
+CSS_URL = re.compile(r'url\((?P<quote>["\']?)(?P<url>(?!data:|https?:|//|#)[^"\')]+)(?P=quote)\)')
+ICON = re.compile(r'<(?P<tag>i|span) class="(?P<classes>[^"]*\bfa-[^"]*)"(?P<attrs>[^>]*)></(?P=tag)>')
+ICON_ENTRY = re.compile(r'(?:"(?P<quoted>[a-z0-9-]+)"|\b(?P<bare>[a-z][a-z0-9]*)):\[(?P<width>\d+),(?P<height>\d+),'
+                        r'\[[^\]]*\],"[0-9a-f]*","(?P<path>[^"]+)"\]')
+ICON_PACK_END = re.compile(r'\bd\("(?P<prefix>fa[brs])",p\)')
+ICON_STYLES = {"fab": "brands", "fa-brands": "brands", "far": "regular", "fa-regular": "regular"}
+ICON_MODIFIERS = {"fa-solid", "fa-regular", "fa-brands", "fa-lg", "fa-xs", "fa-sm", "fa-xl", "fa-fw"}
+ICON_CLASS_RULES = re.compile(r'(?:\.fa-[\w-]+:(?:before|after),?)+\{content:"[^"]*"\}')
+ICON_FONT_FACES = re.compile(r'@font-face\{[^}]*Font Awesome[^}]*\}')
+ICON_FONT = "vendor/fontawesome/webfonts/fa-solid-900.ttf"  # in _static
+PRE = re.compile(r"<pre>.*?</pre>", re.S)
+PLAIN_TOKEN = re.compile(r'<span class="[npw]">([^<]*)</span>')
+BLOCKING_SCRIPT = re.compile(r'<script (?![^>]*\b(?:defer|async)\b)(?P<attrs>[^>]*\bsrc="[^"]*"[^>]*)></script>')
+
+
+def record_page(app, pagename, templatename, context, doctree):
+    """Remember the page for post-processing and give it a description for search engines."""
+    app.fast_pages_written.add(pagename)
+    description = _description(doctree) if doctree is not None else ""
+    description = description or f"{app.config.project}: {context.get('title') or pagename}."
+    context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(description)}" />'
+
+
+def _description(doctree, limit=155):
+    """The first paragraph of the page's prose, cut at a word boundary."""
+    for paragraph in doctree.findall(nodes.paragraph):
+        if isinstance(paragraph.parent, (nodes.section, nodes.document)):
+            text = " ".join(paragraph.astext().split())
+            if len(text) > limit:
+                text = text[:limit].rsplit(" ", 1)[0] + "…"
+            return text
+    return ""
+
+
+def _math_items(page_html):
+    items = [{"tex": html.unescape(m["tex"]), "display": False} for m in INLINE_MATH.finditer(page_html)]
+    items += [{"tex": html.unescape(m["tex"]), "display": True} for m in DISPLAY_MATH.finditer(page_html)]
+    return items
+
+
+def _scrollable(opening, formula, phone_width_ex=38):
+    """A display formula wider than a phone's column scrolls sideways (the theme's stylesheet
+    gives its box ``overflow: auto``): make the box reachable with the keyboard, as a scrollable
+    region must be."""
+    width = re.search(r'<svg[^>]*\bwidth="([\d.]+)ex"', formula)
+    if width and float(width[1]) > phone_width_ex:
+        formula = formula.replace("<mjx-container ", '<mjx-container tabindex="0" ', 1)
+    return opening + formula + "</div>"
+
+
+def render_math(pages):
+    """{path: html} -> {path: html with every formula typeset}; one Node process for all pages."""
+    with_math = {path: text for path, text in pages.items() if _math_items(text)}
+    if not with_math:
+        return pages
+    request = [_math_items(text) for text in with_math.values()]
+    result = subprocess.run(["node", str(RENDER_MATH)], input=json.dumps(request), capture_output=True,
+                            text=True, check=False)
+    if result.returncode != 0:
+        raise ExtensionError(f"typesetting the math failed:\n{result.stderr.strip()}")
+    answer = json.loads(result.stdout)
+    style = f'<style id="mathjax-svg-styles">{answer["css"]}</style>'
+    out = dict(pages)
+    for (path, text), rendered in zip(with_math.items(), answer["pages"]):
+        formulas = iter(rendered["items"])
+        text = INLINE_MATH.sub(lambda m: m[1] + next(formulas) + m[3], text)
+        text = DISPLAY_MATH.sub(lambda m: _scrollable(m[1], next(formulas)), text)
+        leftover = UNRENDERED_MATH.search(text)
+        if leftover:
+            raise ExtensionError(f"{path}: math left untypeset near {text[leftover.start():leftover.start() + 120]!r}")
+        text = text.replace("</head>", f"{style}\n</head>", 1)
+        text = re.sub(r"(<body[^>]*>)", lambda m: m[1] + rendered["cache"], text, count=1)
+        out[path] = text
+    return out
+
+
+def lighten_head(page_html, outdir, is_search_page):
+    """Drop the scripts and styles no page uses; defer the rest so they don't block rendering."""
+    head, rest = page_html.split("</head>", 1)
+    head = DROPPED_SCRIPTS.sub("", head)
+    head = DROPPED_STYLES.sub("", head)
+    if not is_search_page:
+        head = SEARCH_SCRIPTS.sub("", head)
+    # The inline scripts after it set DOCUMENTATION_OPTIONS.pagename etc., so it must run first:
+    # inlining it (a few hundred bytes) saves a render-blocking request.
+    options = DOC_OPTIONS.search(head)
+    if options:
+        source = (outdir / re.sub(r"^(\.\./)+", "", options["src"])).read_text(encoding="utf-8")
+        head = head.replace(options[0], f"<script>{source}</script>")
+    head = BLOCKING_SCRIPT.sub(r"<script defer \g<attrs>></script>", head)
+    return head + "</head>" + rest
+
+
+def _inlined_css(path, static):
+    """The stylesheet at ``path`` with its @imports inlined and its url()s made relative to ``static``."""
+    def rebase(match):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(path.relative_to(static).as_posix()), match["url"]))
+        return f'url("{target}")'
+
+    text = CSS_IMPORT.sub(lambda m: _inlined_css((path.parent / m["href"]).resolve(), static), path.read_text(encoding="utf-8"))
+    return CSS_URL.sub(rebase, text)
+
+
+def _selector_classes(tokens):
+    """The classes a selector requires; those inside :not(), :is() etc. are ignored."""
+    return {b.value for a, b in zip(tokens, tokens[1:]) if a == "." and b.type == "ident"}
+
+
+def purge_css(css, used):
+    """Drop the selectors that need a class no page or script of the site uses; a rule loses
+    only the selectors that cannot match, and goes when none is left."""
+    out = []
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type == "qualified-rule":
+            selectors, current = [], []
+            for token in rule.prelude:
+                if token == ",":
+                    selectors.append(current)
+                    current = []
+                else:
+                    current.append(token)
+            selectors.append(current)
+            kept = [tinycss2.serialize(s).strip() for s in selectors if all(c in used for c in _selector_classes(s))]
+            if kept:
+                out.append(",".join(kept) + "{" + tinycss2.serialize(rule.content) + "}")
+        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports", "layer", "container") \
+                and rule.content is not None:
+            inner = purge_css(tinycss2.serialize(rule.content), used)
+            if inner:
+                out.append(f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}{{{inner}}}")
+        elif rule.type != "error":
+            out.append(rule.serialize())
+    return "\n".join(out)
+
+
+class UsedClasses(set):
+    """The classes of every page of the site, and every name its scripts mention (scripts add
+    classes such as "show"; a name built from a prefix, such as bootstrap's `bs-tooltip-${x}`,
+    counts as used when the prefix appears)."""
+
+    def __init__(self, outdir):
+        super().__init__()
+        for page in outdir.rglob("*.html"):
+            for m in re.finditer(r'class="([^"]*)"', page.read_text(encoding="utf-8")):
+                self.update(m[1].split())
+        self.scripts = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in (outdir / "_static").rglob("*.js")
+                                 if p.name not in ("searchindex.js", "fontawesome.js"))
+
+    def __contains__(self, name):
+        if super().__contains__(name) or name in self.scripts:
+            return True
+        return any(name[:i + 1] in self.scripts for i, c in enumerate(name) if c == "-" and i > 2)
+
+
+def subset_icon_font(css, static):
+    """The theme's stylesheet still draws a few icons from the Font Awesome font in ::before and
+    ::after (admonition titles, external links): a subset of the solid font with just those
+    glyphs (a few KB instead of 150) and the @font-face that serves it."""
+    glyphs = {ord(c) for c in css if 0xE000 <= ord(c) <= 0xF8FF}  # Font Awesome's private-use code points
+    if not glyphs:
+        return ""
+    font = TTFont(static / ICON_FONT)
+    subsetter = subset.Subsetter(subset.Options(layout_features=[], name_IDs=[], notdef_outline=True))
+    subsetter.populate(unicodes=glyphs)
+    subsetter.subset(font)
+    font.flavor = "woff"
+    data = io.BytesIO()
+    font.save(data)
+    name = f"icons-{hashlib.sha256(data.getvalue()).hexdigest()[:12]}.woff"
+    (static / name).write_bytes(data.getvalue())
+    return (f'\n@font-face{{font-display:block;font-family:"Font Awesome 6 Free";font-style:normal;'
+            f'font-weight:900;src:url("{name}") format("woff")}}')
+
+
+def bundle_styles(page_html, page_path, outdir, used, bundles):
+    """One stylesheet per page instead of a dozen render-blocking requests: the page's local
+    stylesheets, concatenated in order, as ``_static/bundle-<hash>.css`` (shared by every page
+    that links the same list)."""
+    head, rest = page_html.split("</head>", 1)
+    links = [m for m in STYLESHEET.finditer(head) if "/bundle-" not in m["href"]]
+    if not links:
+        return page_html
+    static = (outdir / "_static").resolve()
+    sources = tuple((page_path.parent / m["href"]).resolve() for m in links)
+    if sources not in bundles:  # ``bundles`` remembers what this build already bundled
+        css = "\n".join(_inlined_css(source, static) for source in sources)
+        css = purge_css(ICON_CLASS_RULES.sub("", css), used)  # the theme's icons are inline SVG
+        css = ICON_FONT_FACES.sub("", css) + subset_icon_font(css, static)
+        bundles[sources] = f"bundle-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        (static / bundles[sources]).write_text(css, encoding="utf-8")
+    name = bundles[sources]
+    href = posixpath.relpath((static / name).as_posix(), page_path.parent.resolve().as_posix())
+    head = head.replace(links[0][0], f'\n    <link rel="stylesheet" href="{href}" />', 1)
+    for m in links[1:]:
+        head = head.replace(m[0], "", 1)
+    return head + "</head>" + rest
+
+
+def load_icons(outdir):
+    """{(style, name): (width, height, path)} from the theme's Font Awesome script, whose packs
+    (brands, regular, solid) each end with a call registering them under their prefix."""
+    script = (outdir / "_static" / "scripts" / "fontawesome.js").read_text(encoding="utf-8")
+    icons, start = {}, 0
+    for end in ICON_PACK_END.finditer(script):
+        style = {"fab": "brands", "far": "regular", "fas": "solid"}[end["prefix"]]
+        for m in ICON_ENTRY.finditer(script, start, end.start()):
+            icons[style, m["quoted"] or m["bare"]] = (m["width"], m["height"], m["path"])
+        start = end.end()
+    return icons
+
+
+def inline_icons(page_html, icons, path):
+    def svg(match):
+        classes = match["classes"].split()
+        style = next((ICON_STYLES[c] for c in classes if c in ICON_STYLES), "solid")
+        name = next(c[3:] for c in classes if c.startswith("fa-") and c not in ICON_MODIFIERS)
+        if (style, name) not in icons:
+            raise ExtensionError(f"{path}: no Font Awesome icon {style}/{name}")
+        width, height, d = icons[style, name]
+        # Decoration: every control the theme puts an icon in has its own label.
+        attrs = re.sub(r'\s*\btitle="[^"]*"', "", match["attrs"])
+        return (f'<svg class="{" ".join(classes)} svg-inline--fa"{attrs} aria-hidden="true" focusable="false" '
+                f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+                f'<path fill="currentColor" d="{d}"></path></svg>')
+
+    return ICON.sub(svg, page_html)
+
+
+def unwrap_plain_tokens(page_html):
+    """Pygments wraps every name, punctuation mark and space of highlighted code in a span of
+    its own, in the text colour (in both colour modes of the theme's styles): a third of a long
+    chapter's elements. Unwrapped, they look the same and cost nothing to lay out."""
+    return PRE.sub(lambda pre: PLAIN_TOKEN.sub(r"\1", pre[0]), page_html)
+
+
+def lazy_images(page_html):
+    """Figures load when they come near the screen, not before the text is painted."""
+    return re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" decoding="async" ', page_html)
+
+
+def process_pages(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    paths = [outdir / f"{name}.html" for name in sorted(app.fast_pages_written)]
+    pages = {path: path.read_text(encoding="utf-8") for path in paths if path.exists()}
+    rendered = render_math(pages)
+    icons = load_icons(outdir)
+    for path, text in rendered.items():
+        text = inline_icons(text, icons, path)
+        text = unwrap_plain_tokens(text)
+        text = lazy_images(text)
+        text = lighten_head(text, outdir, is_search_page=path.name == "search.html")
+        path.write_text(text, encoding="utf-8")
+    used, bundles = UsedClasses(outdir), {}  # from every page, once they all have their final markup
+    for path in rendered:
+        text = path.read_text(encoding="utf-8")
+        bundled = bundle_styles(text, path, outdir, used, bundles)
+        if bundled != text:
+            path.write_text(bundled, encoding="utf-8")
+
+
+def set_default_mode(app, config):
+    # Unless set, the theme's default colour mode is "", which its script reports as a console
+    # error on every page.
+    config.html_context.setdefault("default_mode", "auto")
+    app.fast_pages_written = set()
+
+
+def setup(app):
+    app.connect("config-inited", set_default_mode)
+    app.connect("html-page-context", record_page)
+    app.connect("build-finished", process_pages, priority=900)  # after myst-nb writes its CSS
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": False}
