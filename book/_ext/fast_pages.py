@@ -1,7 +1,8 @@
 """Fast, self-contained pages: what the book's HTML gets after Sphinx writes it.
 
-- Math is typeset at build time by MathJax 3 in Node (``render_math.cjs``, SVG output with the
-  MathML for screen readers), so no page loads MathJax; a TeX error fails the build.
+- Math is typeset at build time by MathJax 3 in Node (``render_math.cjs``) into SVG images with
+  their spoken form as alt text, so no page loads MathJax, and a formula costs the page one
+  element instead of dozens; a TeX error fails the build.
 - The theme's icons (``<i class="fa-solid fa-bars">``) become inline SVG, with the paths taken from
   the Font Awesome script the theme ships, so pages load neither that 1.5 MB script nor its
   300 KB of web fonts; the icon-font rules are dropped from the stylesheet.
@@ -84,38 +85,55 @@ def _math_items(page_html):
     return items
 
 
-def _scrollable(opening, formula, phone_width_ex=38):
-    """A display formula wider than a phone's column scrolls sideways (the theme's stylesheet
-    gives its box ``overflow: auto``): make the box reachable with the keyboard, as a scrollable
-    region must be."""
-    width = re.search(r'<svg[^>]*\bwidth="([\d.]+)ex"', formula)
-    if width and float(width[1]) > phone_width_ex:
-        formula = formula.replace("<mjx-container ", '<mjx-container tabindex="0" ', 1)
-    return opening + formula + "</div>"
+def _formula(image, href, display, phone_width_ex=38):
+    """The markup of one typeset formula: its SVG image, sized in ex like the text around it,
+    with its spoken form as alt text. A display formula wider than a phone's column scrolls
+    sideways (the theme's stylesheet gives the container ``overflow: auto``), so its container is
+    made reachable with the keyboard, as a scrollable region must be."""
+    attributes = 'class="MathJax" jax="SVG"'
+    if display:
+        attributes += ' display="true"'
+        if float(image["width"][:-2]) > phone_width_ex:
+            attributes += ' tabindex="0"'
+    return (f'<mjx-container {attributes}><img src="{href}" alt="{html.escape(image["speech"])}" '
+            f'style="width:{image["width"]};height:{image["height"]};vertical-align:{image["valign"]}" '
+            f'></mjx-container>')
 
 
-def render_math(pages):
-    """{path: html} -> {path: html with every formula typeset}; one Node process for all pages."""
-    with_math = {path: text for path, text in pages.items() if _math_items(text)}
-    if not with_math:
+def render_math(pages, outdir):
+    """{path: html} -> {path: html with every formula typeset}, the images written to
+    ``_static/math/<hash>.svg`` (a formula used on several pages is one file); one Node process
+    typesets the formulas of all pages."""
+    items = {path: _math_items(text) for path, text in pages.items()}
+    unique = list({(f["tex"], f["display"]): f for found in items.values() for f in found}.values())
+    if not unique:
         return pages
-    request = [_math_items(text) for text in with_math.values()]
-    result = subprocess.run(["node", str(RENDER_MATH)], input=json.dumps(request), capture_output=True,
+    result = subprocess.run(["node", str(RENDER_MATH)], input=json.dumps(unique), capture_output=True,
                             text=True, check=False)
     if result.returncode != 0:
         raise ExtensionError(f"typesetting the math failed:\n{result.stderr.strip()}")
-    answer = json.loads(result.stdout)
-    style = f'<style id="mathjax-svg-styles">{answer["css"]}</style>'
+    folder = outdir / "_static" / "math"
+    folder.mkdir(parents=True, exist_ok=True)
+    images = {}
+    for formula, image in zip(unique, json.loads(result.stdout)):
+        name = hashlib.sha256(image["svg"].encode()).hexdigest()[:16] + ".svg"
+        (folder / name).write_text(image["svg"], encoding="utf-8")
+        images[formula["tex"], formula["display"]] = {**image, "name": name}
     out = dict(pages)
-    for (path, text), rendered in zip(with_math.items(), answer["pages"]):
-        formulas = iter(rendered["items"])
-        text = INLINE_MATH.sub(lambda m: m[1] + next(formulas) + m[3], text)
-        text = DISPLAY_MATH.sub(lambda m: _scrollable(m[1], next(formulas)), text)
+    for path, text in pages.items():
+        if not items[path]:
+            continue
+        static = posixpath.relpath((outdir / "_static" / "math").as_posix(), path.parent.as_posix())
+
+        def markup(m, display):
+            image = images[html.unescape(m["tex"]), display]
+            return m[1] + _formula(image, f"{static}/{image['name']}", display) + ("" if display else m[3])
+
+        text = INLINE_MATH.sub(lambda m: markup(m, False), text)
+        text = DISPLAY_MATH.sub(lambda m: markup(m, True) + "</div>", text)
         leftover = UNRENDERED_MATH.search(text)
         if leftover:
             raise ExtensionError(f"{path}: math left untypeset near {text[leftover.start():leftover.start() + 120]!r}")
-        text = text.replace("</head>", f"{style}\n</head>", 1)
-        text = re.sub(r"(<body[^>]*>)", lambda m: m[1] + rendered["cache"], text, count=1)
         out[path] = text
     return out
 
@@ -290,7 +308,7 @@ def process_pages(app, exception):
     outdir = Path(app.outdir)
     paths = [outdir / f"{name}.html" for name in sorted(app.fast_pages_written)]
     pages = {path: path.read_text(encoding="utf-8") for path in paths if path.exists()}
-    rendered = render_math(pages)
+    rendered = render_math(pages, outdir)
     icons = load_icons(outdir)
     for path, text in rendered.items():
         text = inline_icons(text, icons, path)

@@ -1,11 +1,12 @@
-// Typesets the book's math at build time with MathJax 3 (SVG output), so that pages need no
-// MathJax at run time. Called by fast_pages.py with JSON on stdin:
-//   [[{"tex": "...", "display": true|false}, ...], ...]      (one list of formulas per page)
-// and answers on stdout with
-//   {"css": "<the stylesheet of MathJax's SVG output>",
-//    "pages": [{"items": ["<mjx-container ...>", ...], "cache": "<svg id=\"MJX-SVG-global-cache\" ...>"}, ...]}
-// Glyphs are shared within a page (fontCache "global": one hidden <svg> of paths that the formulas
-// <use>), and every formula carries its MathML for screen readers (assistive MathML).
+// Typesets the book's math at build time with MathJax 3, as standalone SVG images, so that pages
+// need no MathJax at run time. Called by fast_pages.py with JSON on stdin,
+//   [{"tex": "...", "display": true|false}, ...]
+// and answers on stdout, in the same order, with
+//   [{"svg": "<svg ...>", "speech": "...", "width": "4.7ex", "height": "2.1ex", "valign": "-0.46ex"}, ...]
+// An image costs the page one element, where inline SVG costs dozens per formula (a long chapter
+// had 6,000 of them, and a phone spent more than a second laying them out). Screen readers get
+// each formula as speech, from the Speech Rule Engine that MathJax's own accessibility tools use
+// (ClearSpeak English), for the image's alt text.
 // A TeX error (unknown macro, unbalanced braces) is fatal: the build must not ship red error boxes.
 "use strict";
 const { mathjax } = require("mathjax-full/js/mathjax.js");
@@ -15,6 +16,7 @@ const { liteAdaptor } = require("mathjax-full/js/adaptors/liteAdaptor.js");
 const { RegisterHTMLHandler } = require("mathjax-full/js/handlers/html.js");
 const { AssistiveMmlHandler } = require("mathjax-full/js/a11y/assistive-mml.js");
 const { AllPackages } = require("mathjax-full/js/input/tex/AllPackages.js");
+const sre = require("speech-rule-engine");
 
 const adaptor = liteAdaptor();
 AssistiveMmlHandler(RegisterHTMLHandler(adaptor));
@@ -53,31 +55,47 @@ function unwrapPlainGroups(node) {
   }
 }
 
-function renderPage(items) {
+// The rules of MathJax's stylesheet that an image of a table (array, matrix, cases) still needs
+// for its lines; a <style> costs every image that has one, so only those get it. The hairline
+// stroke MathJax's stylesheet adds to glyphs is set on the image's top group instead.
+const TABLE_STYLE = 'g[data-mml-node="mtable"]>line[data-line],svg[data-table]>g>line[data-line]{stroke-width:70px;fill:none}'
+  + 'g[data-mml-node="mtable"]>rect[data-frame],svg[data-table]>g>rect[data-frame]{stroke-width:70px;fill:none}'
+  + 'g[data-mml-node="mtable"]>.mjx-dashed,svg[data-table]>g>.mjx-dashed{stroke-dasharray:140}'
+  + 'g[data-mml-node="mtable"]>.mjx-dotted,svg[data-table]>g>.mjx-dotted{stroke-linecap:round;stroke-dasharray:0,140}';
+
+function render(items) {
   const body = items
     .map((item, i) => `<span id="m${i}">${item.display ? "\\[" : "\\("}${escapeHtml(item.tex)}${item.display ? "\\]" : "\\)"}</span>`)
     .join("");
   const tex = new TeX({ packages, inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: false });
-  const svg = new SVG({ fontCache: "global" });
-  const doc = mathjax.document(`<!DOCTYPE html><html><head></head><body>${body}</body></html>`, { InputJax: tex, OutputJax: svg });
+  const output = new SVG({ fontCache: "local" });
+  const doc = mathjax.document(`<!DOCTYPE html><html><head></head><body>${body}</body></html>`, { InputJax: tex, OutputJax: output });
   doc.render();
-  const rendered = items.map((_, i) => {
+  return items.map((item, i) => {
     const span = adaptor.elementById(adaptor.body(doc.document), `m${i}`);
-    for (const svg of adaptor.tags(span, "svg")) unwrapPlainGroups(svg);
-    const html = adaptor.innerHTML(span);
-    const error = html.match(/data-mjx-error="([^"]*)"/);
-    if (error) throw new Error(`MathJax could not typeset ${JSON.stringify(items[i].tex)}: ${error[1]}`);
-    return html;
+    const error = adaptor.innerHTML(span).match(/data-mjx-error="([^"]*)"/);
+    if (error) throw new Error(`MathJax could not typeset ${JSON.stringify(item.tex)}: ${error[1]}`);
+    const assistive = adaptor.tags(span, "mjx-assistive-mml")[0];
+    const speech = sre.toSpeech(adaptor.innerHTML(assistive));
+    const svg = adaptor.tags(span, "svg")[0];
+    unwrapPlainGroups(svg);
+    const valign = (adaptor.getAttribute(svg, "style") || "").match(/vertical-align:\s*([-\d.]+ex)/);
+    const size = { width: adaptor.getAttribute(svg, "width"), height: adaptor.getAttribute(svg, "height"), valign: valign ? valign[1] : "0ex" };
+    for (const name of ["style", "role", "focusable", "aria-hidden"]) adaptor.removeAttribute(svg, name);
+    const top = adaptor.tags(svg, "g")[0];
+    if (top && adaptor.getAttribute(top, "stroke-width") === "0") adaptor.setAttribute(top, "stroke-width", "3");
+    if (/data-line|data-frame|mjx-dashed|mjx-dotted/.test(adaptor.innerHTML(svg))) {
+      adaptor.insert(adaptor.node("style", {}, [adaptor.text(TABLE_STYLE)]), adaptor.firstChild(svg));
+    }
+    return { svg: adaptor.outerHTML(svg), speech, ...size };
   });
-  const cache = adaptor.elementById(adaptor.body(doc.document), "MJX-SVG-global-cache");
-  return { items: rendered, cache: cache ? adaptor.outerHTML(cache) : "", css: adaptor.textContent(svg.styleSheet(doc)) };
 }
 
 let input = "";
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk) => (input += chunk));
-process.stdin.on("end", () => {
-  const pages = JSON.parse(input).map(renderPage);
-  const css = pages.length ? pages[0].css : "";
-  process.stdout.write(JSON.stringify({ css, pages: pages.map(({ items, cache }) => ({ items, cache })) }));
+process.stdin.on("end", async () => {
+  await sre.setupEngine({ domain: "clearspeak", locale: "en", modality: "speech" });
+  await sre.engineReady();
+  process.stdout.write(JSON.stringify(render(JSON.parse(input))));
 });
