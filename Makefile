@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BUILD  := $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 PORT   ?= 8000
 
-.PHONY: book test serve bench clean
+.PHONY: book test serve bench linkcheck clean
 
 $(STAMP): requirements.txt code/pyproject.toml package-lock.json
 	npm ci --no-audit --no-fund
@@ -28,6 +28,10 @@ test: book
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
+
+# External links (needs the internet; run weekly by .github/workflows/links.yml, not by make test).
+linkcheck: $(STAMP)
+	$(BUILD) --builder linkcheck
 
 bench: $(STAMP)
 	bash .ci/bench
