@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from worked.optimizers import (
     AdaGrad,
     Adam,
+    AdamW,
     GradientDescent,
     Momentum,
     RMSProp,
@@ -42,6 +43,7 @@ PAIRS = {
     "rmsprop-centered": (lambda: RMSProp(0.01, centered=True), lambda p: torch.optim.RMSprop(p, lr=0.01, centered=True)),
     "adam": (lambda: Adam(0.05), lambda p: torch.optim.Adam(p, lr=0.05)),
     "adam-betas": (lambda: Adam(0.02, betas=(0.5, 0.9), eps=1e-3), lambda p: torch.optim.Adam(p, lr=0.02, betas=(0.5, 0.9), eps=1e-3)),
+    "adamw": (lambda: AdamW(0.05, weight_decay=0.1), lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1)),
 }
 
 

@@ -103,6 +103,20 @@ class Adam:
         return w - self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter):
+        w_{t+1} = w_t - lr m_hat / (sqrt(s_hat) + eps) - lr weight_decay w_t.
+    The decay uses w_t and bypasses the moment estimates, so every weight shrinks at the same
+    relative rate ``lr * weight_decay`` per step, whatever its gradients (torch.optim.AdamW)."""
+
+    def __init__(self, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(lr, betas, eps)
+        self.weight_decay = weight_decay
+
+    def step(self, w, g):
+        return super().step(w, g) - self.lr * self.weight_decay * w
+
+
 def trajectory(optimizer, grad, w0, steps):
     """Iterates w_0, ..., w_steps of ``optimizer`` on the gradient function ``grad`` (numpy in and
     out), shape (steps + 1, *w0.shape)."""
