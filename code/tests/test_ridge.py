@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from sklearn.linear_model import Ridge
 
-from worked.ridge import ridge_closed_form, ridge_objective
+from worked.ridge import fgm, fgsm, ridge_closed_form, ridge_objective
 
 problems = st.tuples(
     st.integers(2, 12),  # n
@@ -122,3 +122,15 @@ def test_wrong_formula_does_not_zero_the_gradient():
     assert np.linalg.norm(autograd_gradient(X, t, w_good, lam)) < 1e-12
     assert not np.allclose(w_bad, w_good, rtol=1e-3, atol=1e-3)
     assert ridge_objective(X, t, w_good, lam) < ridge_objective(X, t, w_bad, lam) - 1e-6
+
+
+@given(st.integers(1, 8), st.floats(0.01, 5), st.integers(0, 2**32 - 1))
+def test_attacks_on_a_linear_logit(d, eps, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(size=d), rng.normal(size=d)
+    xt = torch.tensor(x, requires_grad=True)
+    (torch.tensor(w) @ xt).backward()
+    np.testing.assert_allclose(fgm(x, w, eps), x - eps * xt.grad.numpy())  # FGM follows the autograd gradient
+    np.testing.assert_allclose(w @ fgm(x, w, eps), w @ x - eps * w @ w)
+    np.testing.assert_allclose(np.abs(fgsm(x, w, eps) - x).max(), eps)    # FGSM moves every coordinate by eps
+    np.testing.assert_allclose(w @ fgsm(x, w, eps), w @ x - eps * np.abs(w).sum())

@@ -21,3 +21,14 @@ def ridge_closed_form(X, t, lam):
     """The unique minimiser of ``ridge_objective`` for lam > 0: (X^T X + 2 n lam I)^{-1} X^T t, shape (d,)."""
     n, d = X.shape
     return np.linalg.solve(X.T @ X + 2 * n * lam * np.eye(d), X.T @ t)
+
+
+def fgm(x, w, eps):
+    """The fast gradient method against the logit of the linear model f(x) = w.x, lowering it:
+    x' = x - eps * grad_x f(x) = x - eps * w."""
+    return x - eps * w
+
+
+def fgsm(x, w, eps):
+    """The fast gradient sign method against the same logit: x' = x - eps * sgn(w)."""
+    return x - eps * np.sign(w)
