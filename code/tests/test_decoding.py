@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worked.decoding import Decoded, exhaustive_decode, markov_lm, sequence_log_prob, viterbi
+from worked.decoding import (
+    Decoded,
+    beam_search,
+    exhaustive_decode,
+    greedy_decode,
+    markov_lm,
+    sequence_log_prob,
+    viterbi,
+    viterbi_tables,
+)
 
 TOL = dict(rel_tol=1e-12, abs_tol=1e-12)
 
@@ -212,3 +221,100 @@ def test_exhaustive_decode_on_a_non_markov_model(N, T, seed):
         best = max(best, math.log(p))
     assert math.isclose(e.log_prob, best, **TOL)
     assert e.ops == T * N**T
+
+
+def random_context_lm(N, T, seed):
+    """A language model whose next-word distribution depends on the whole prefix (a random
+    table indexed by the prefix), the general case that greedy and beam search handle."""
+    rng = np.random.default_rng(seed)
+    cache = {}
+
+    def next_log_probs(prefix):
+        if prefix not in cache:
+            cache[prefix] = np.log(rng.dirichlet(np.full(N, 0.5)))
+        return cache[prefix]
+
+    return next_log_probs
+
+
+def all_scores(lm, T, bos, N):
+    """Every sequence with its log-probability, best first (ties: lexicographic order)."""
+    scored = [(sequence_log_prob(lm, w, bos), w) for w in product(range(N), repeat=T)]
+    return sorted(scored, key=lambda sw: (-sw[0], sw[1]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_beam_search_hypotheses_are_distinct_sorted_and_scored(N, T, B, seed):
+    lm = random_context_lm(N, T, seed)
+    beams = beam_search(lm, T, 0, B)
+    assert len(beams) == min(B, N**T)
+    assert len({b.words for b in beams}) == len(beams)
+    scores = [b.log_prob for b in beams]
+    assert scores == sorted(scores, reverse=True)
+    for b in beams:
+        assert len(b.words) == T
+        assert math.isclose(sequence_log_prob(lm, b.words, 0), b.log_prob, **TOL)
+    # The best hypothesis can never beat the exact optimum.
+    assert beams[0].log_prob <= exhaustive_decode(lm, T, 0, N).log_prob + 1e-12
+    # Counted work: min(B, N**(t-1)) hypotheses extended by N words at step t.
+    assert beams[0].ops == sum(min(B, N ** (t - 1)) * N for t in range(1, T + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_beam_search_of_width_one_is_greedy(N, T, seed):
+    lm = random_context_lm(N, T, seed)
+    (beam,) = beam_search(lm, T, 0, 1)
+    greedy = greedy_decode(lm, T, 0)
+    assert beam.words == greedy.words
+    assert math.isclose(beam.log_prob, greedy.log_prob, **TOL)
+    assert greedy.ops == T * N
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 3), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_wide_enough_beam_is_exact_top_b(N, T, seed):
+    # With B >= N**(T-1) nothing is ever pruned before the last step, so the beam holds the
+    # B best of all N**T sequences.
+    lm = random_context_lm(N, T, seed)
+    B = N ** (T - 1)
+    beams = beam_search(lm, T, 0, B)
+    best = all_scores(lm, T, 0, N)[:B]
+    for b, (score, _) in zip(beams, best):
+        assert math.isclose(b.log_prob, score, **TOL)
+
+
+def test_beam_search_hand_example_where_a_wider_beam_is_worse():
+    # BOS = 0; words 1, 2 at t = 1; the best first word 1 leads to a flat continuation, the
+    # second word 2 to a peaked one.  p(1) = 0.6, p(2) = 0.4; after 1: 0.5 / 0.5;
+    # after 2: 0.9 / 0.1.  Greedy: (1, x) = 0.30; exact and B = 2: (2, 1) = 0.36.
+    table = {(0,): [0.0, 0.6, 0.4], (0, 1): [0.0, 0.5, 0.5], (0, 2): [0.0, 0.9, 0.1]}
+
+    def lm(prefix):
+        with np.errstate(divide="ignore"):
+            return np.log(np.array(table[prefix]))
+
+    assert greedy_decode(lm, 2, 0).words == (1, 1)
+    (b1,) = beam_search(lm, 2, 0, 1)
+    assert b1.words == (1, 1) and math.isclose(b1.log_prob, math.log(0.30), **TOL)
+    b2 = beam_search(lm, 2, 0, 2)
+    assert [b.words for b in b2] == [(2, 1), (1, 1)]
+    assert math.isclose(b2[0].log_prob, math.log(0.36), **TOL)
+    # Impossible words (log 0) are never kept, even when the beam has room.
+    assert len(beam_search(lm, 2, 0, 10)) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(markov_models)
+def test_viterbi_tables_match_the_definition(model):
+    N, T, seed, dirichlet = model
+    P = random_P(np.random.default_rng(seed), N, dirichlet, with_zeros=False)
+    log_deltas, backpointers = viterbi_tables(np.log(P), T, 0)
+    for t in range(1, T + 1):
+        for j in range(N):
+            best = max(direct_log_prob(P, prefix + (j,), 0) for prefix in product(range(N), repeat=t - 1))
+            assert math.isclose(log_deltas[t - 1, j], best, **TOL)
+            if t > 1:  # the backpointer is a previous word that attains the maximum
+                i = backpointers[t - 1, j]
+                assert math.isclose(log_deltas[t - 2, i] + math.log(P[i, j]), best, **TOL)

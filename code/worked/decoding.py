@@ -1,4 +1,4 @@
-"""Decoding a language model: exact search and Viterbi (book chapter "Decoding").
+"""Decoding a language model: exact search, Viterbi, greedy and beam search (chapter "Decoding").
 
 Every decoder takes a language model as a function ``next_log_probs(prefix)`` that maps a
 prefix ``(w_0, ..., w_{t-1})`` (a tuple of word indices starting with the BOS index) to the
@@ -55,28 +55,84 @@ def exhaustive_decode(next_log_probs, T, bos, N):
     return Decoded(best_words, best_score, ops, 2 * (T + 1))
 
 
-def viterbi(log_P, T, bos):
-    """The most likely w_1..w_T of a Markov model by dynamic programming (section ift6135-a2-q2-2-a).
+def viterbi_tables(log_P, T, bos):
+    """The Viterbi tables of a Markov model: log delta_1..log delta_T and a_1..a_T, each (T, N).
 
     log_P: (N, N) log transition matrix, log_P[i, j] = log p(w_t = j | w_{t-1} = i).
     Recurrence, in log space: log delta_t(j) = max_i [log delta_{t-1}(i) + log P[i, j]],
-    with backpointers a_t(j) = argmax_i of the same; delta_0 is one-hot at bos.
-    Time O(T N^2) (ops = T * N**2 candidate scores); space O(T N): the T x N backpointers,
-    plus the N x N scores of one step and the N entries of delta.
+    with backpointers a_t(j) = argmax_i of the same (first maximiser on ties); delta_0 is
+    one-hot at bos. Row t - 1 of each table holds step t.
     """
     log_P = np.asarray(log_P, dtype=float)
     N = log_P.shape[0]
     log_delta = np.full(N, -np.inf)
     log_delta[bos] = 0.0
-    backpointers = np.empty((T, N), dtype=int)  # row t-1 holds a_t
-    ops = 0
+    log_deltas, backpointers = np.empty((T, N)), np.empty((T, N), dtype=int)
     for t in range(T):
         scores = log_delta[:, None] + log_P  # (N, N): scores[i, j] = log delta_{t-1}(i) + log P[i, j]
-        ops += scores.size
         backpointers[t] = scores.argmax(axis=0)
-        log_delta = scores.max(axis=0)
-    words = [int(log_delta.argmax())]  # w*_T = argmax_j delta_T(j)
-    for t in range(T - 1, 0, -1):  # w*_t = a_{t+1}(w*_{t+1})
+        log_delta = log_deltas[t] = scores.max(axis=0)
+    return log_deltas, backpointers
+
+
+def viterbi(log_P, T, bos):
+    """The most likely w_1..w_T of a Markov model by dynamic programming (section ift6135-a2-q2-2-d).
+
+    Forward: the tables of viterbi_tables. Backward: w*_T = argmax_j delta_T(j), then
+    w*_t = a_{t+1}(w*_{t+1}) for t = T-1, ..., 1.
+    Time O(T N^2) (ops = T * N**2 candidate scores); space O(T N): the T x N backpointers,
+    plus the N x N scores of one step and the N entries of delta (only the last row of
+    log delta is needed, so that is what is counted).
+    """
+    N = np.shape(log_P)[0]
+    log_deltas, backpointers = viterbi_tables(log_P, T, bos)
+    words = [int(log_deltas[-1].argmax())]  # w*_T = argmax_j delta_T(j)
+    for t in range(T - 1, 0, -1):  # w*_t = a_{t+1}(w*_{t+1}); row t holds a_{t+1}
         words.append(int(backpointers[t, words[-1]]))
-    stored = backpointers.size + log_P.size + log_delta.size
-    return Decoded(tuple(reversed(words)), float(log_delta.max()), ops, stored)
+    stored = backpointers.size + N * N + N
+    return Decoded(tuple(reversed(words)), float(log_deltas[-1].max()), T * N * N, stored)
+
+
+def greedy_decode(next_log_probs, T, bos):
+    """w_t = argmax_j log p(w_t = j | w_{0:t-1}), one word at a time (first maximiser on ties).
+
+    ops = T * N scores; stored = the T words, their score and the N next-word scores.
+    """
+    prefix, total, ops, N = (bos,), 0.0, 0, 0
+    for _ in range(T):
+        log_probs = np.asarray(next_log_probs(prefix), dtype=float)
+        N = len(log_probs)
+        w = int(log_probs.argmax())
+        total += float(log_probs[w])
+        prefix += (w,)
+        ops += N
+    return Decoded(prefix[1:], total, ops, T + 1 + N)
+
+
+def beam_search(next_log_probs, T, bos, B):
+    """The B best hypotheses w_1..w_T kept by beam search of width B, best first.
+
+    Starts from the single hypothesis (bos,) (not B copies of it, which would fill the beam
+    with duplicates). At each step every hypothesis b is extended by every word j with score
+    l_b + log p(j | hypothesis b), and the B best of those candidates survive (ties: earlier
+    hypothesis, then smaller word index), selected in O(B N) time. Candidates with score -inf (impossible) never survive.
+    Each returned Decoded carries the run's totals: ops = the candidate scores computed,
+    at most T * B * N; stored = the peak numbers held at once: the candidate scores of one step
+    plus the kept hypotheses (t + 1 words and a score each).
+    """
+    beams, ops, stored = [((bos,), 0.0)], 0, 0
+    for t in range(1, T + 1):
+        scores = np.stack([score + np.asarray(next_log_probs(prefix), dtype=float)
+                           for prefix, score in beams])  # (beams, N)
+        ops += scores.size
+        flat = scores.ravel()
+        # Select in O(B N): the B-th largest score by partition, then sort only the candidates
+        # that reach it, by score descending and position ascending (deterministic ties).
+        cutoff = np.partition(flat, flat.size - B)[flat.size - B] if flat.size > B else -np.inf
+        candidates = np.flatnonzero(flat >= cutoff)
+        order = candidates[np.lexsort((candidates, -flat[candidates]))]
+        keep = [k for k in order[:B] if flat[k] > -np.inf]
+        N = scores.shape[1]
+        beams = [(beams[k // N][0] + (int(k % N),), float(flat[k])) for k in keep]
+        stored = max(stored, scores.size + len(beams) * (t + 2))
+    return [Decoded(prefix[1:], score, ops, stored) for prefix, score in beams]
