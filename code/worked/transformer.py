@@ -277,9 +277,18 @@ def _length_bucketed_batches(pairs, batch_size, rng, pool=16):
     return batches
 
 
+def learning_rate(step, steps, lr):
+    """The schedule of ``train``: linear warm-up over the first steps // 20 steps, then a cosine
+    decay from lr to lr / 10 at the last step (step counts from 1)."""
+    warmup = max(1, steps // 20)
+    decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps))
+    return lr * min(1.0, step / warmup) * decay
+
+
 def train(model, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3, eval_every=100, seed=0):
-    """Adam on the model's training loss for `steps` mini-batches, drawn without replacement from
-    train_pairs (reshuffled every epoch with the given seed). Every eval_every steps it records the
+    """Adam on the model's training loss for `steps` mini-batches with the learning_rate schedule,
+    drawn without replacement from train_pairs (reshuffled every epoch with the given seed).
+    Every eval_every steps it records the
     mean training loss of the last eval_every batches and target_loss on val_pairs.
     Batches group words of similar length (see _length_bucketed_batches); an epoch's last batch
     may be smaller. Returns a dict of lists: step, train, val, tokens (target tokens seen so far), and seconds
@@ -294,6 +303,8 @@ def train(model, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3, eval_eve
         if not order:
             order = _length_bucketed_batches(train_pairs, batch_size, rng)
         batch = [train_pairs[i] for i in order.pop()]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps, lr)
         loss = token_loss(model, batch)
         optimizer.zero_grad()
         loss.backward()
