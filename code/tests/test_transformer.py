@@ -157,3 +157,20 @@ def test_tiny_model_overfits_a_few_words(kind):
     assert exact_match(model, words) == 1.0
     assert translate(model, ["shopping"]) == ["oppingshay"]
     assert token_loss(model, data).item() == pytest.approx(history["val"][-1], rel=1e-4)
+
+
+def test_constant_rate_checkpoint_equals_shorter_run():
+    # With schedule=False the model after k of 2k steps is the k-step model (the scaling-laws
+    # chapter reads several budgets off one run); with the schedule it is not, because the cosine
+    # decay depends on the total number of steps.
+    data = pairs(["team", "shopping", "impress", "apple", "string", "the", "which", "glove"] * 4)
+    results = {}
+    for schedule in (False, True):
+        for steps in (3, 6):
+            torch.manual_seed(0)
+            model = DecoderOnlyTransformer(d_model=16, layers=1, heads=2)
+            history = train(model, data, data[:8], steps=steps, batch_size=8, lr=1e-2, eval_every=3,
+                            schedule=schedule)
+            results[schedule, steps] = history["val"]
+    assert results[False, 6][0] == pytest.approx(results[False, 3][0], rel=1e-6)
+    assert results[True, 6][0] != pytest.approx(results[True, 3][0], rel=1e-6)

@@ -285,8 +285,11 @@ def learning_rate(step, steps, lr):
     return lr * min(1.0, step / warmup) * decay
 
 
-def train(model, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3, eval_every=100, seed=0):
-    """Adam on the model's training loss for `steps` mini-batches with the learning_rate schedule,
+def train(model, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3, eval_every=100, seed=0,
+          schedule=True):
+    """Adam on the model's training loss for `steps` mini-batches with the learning_rate schedule
+    (or at the constant rate lr if schedule is False: then the model after k steps is the model a
+    k-step run would give, which the scaling-laws chapter relies on),
     drawn without replacement from train_pairs (reshuffled every epoch with the given seed).
     Every eval_every steps it records the
     mean training loss of the last eval_every batches and target_loss on val_pairs.
@@ -303,8 +306,9 @@ def train(model, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3, eval_eve
         if not order:
             order = _length_bucketed_batches(train_pairs, batch_size, rng)
         batch = [train_pairs[i] for i in order.pop()]
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, lr)
+        if schedule:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, steps, lr)
         loss = token_loss(model, batch)
         optimizer.zero_grad()
         loss.backward()
