@@ -102,7 +102,7 @@ ENGLISH_TEMPLATES = [
     "{subject} waited {count} minutes for the {noun}",
     "the {noun} was {adjective} plus the {noun2} was {adjective2}",
     "it was minus {count} degrees {place}",
-    "{subject} is {count} years old",
+    "{subject} walked {count} miles {place}",
     "the {noun} is {adjective} and {adjective2}",
 ]
 
@@ -249,10 +249,10 @@ def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
 
 
 def freeze_encoder(model):
-    """Keep the encoder's weights fixed: no gradients, and eval mode (no dropout), so its [CLS]
-    features are a fixed function of the input and only the head learns."""
+    """Keep the encoder's weights fixed: they get no gradients, so backpropagation stops at the
+    head, and the optimizer only sees the head. (As in the assignment, the encoder stays in
+    training mode, dropout included.)"""
     model.encoder.requires_grad_(False)
-    model.encoder.eval()
 
 
 @torch.no_grad()
@@ -289,8 +289,6 @@ def fine_tune(model, train_ids, train_labels, val_ids, val_labels, epochs, freez
         log["seconds"].append(time.perf_counter() - start)
         log["train_loss"].append(total / len(order))
         log["val_acc"].append(accuracy(model, val_ids, val_labels))
-        if freeze:
-            model.encoder.eval()  # accuracy() restores train mode on the whole model
     return {k: (np.array(v) if isinstance(v, list) else v) for k, v in log.items()}
 
 
