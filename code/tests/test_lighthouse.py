@@ -6,10 +6,10 @@ the heaviest chapter. The site is served gzip-compressed, as GitHub Pages serves
 The scores are written to _build/lighthouse.json for the record. As with the browser tests,
 a missing Chromium skips them with a message, except under CI=true, where it fails.
 
-Known gap (issue 4, open): the heaviest chapter's performance score is about 0.82 (total
-blocking time ~0.7 s: laying out a long page on Lighthouse's 4x-slowed CPU), below the 0.95
-target. That one score is reported as an expected failure (xfail, with its value) instead of
-failing the suite; every other score on every page must reach 0.95."""
+The performance score depends on the page's main-thread work (total blocking time), which a busy
+machine inflates: run it with the machine otherwise idle, as CI does. A chapter page that grows
+past ~250 KB of HTML or ~4000 elements is the first to drop below 0.95; split it (as the decoding
+chapter was split into decoding and beam search)."""
 
 import json
 import os
@@ -80,7 +80,4 @@ def test_lighthouse_scores(site, path, tmp_path, record):
                               "cumulative-layout-shift", "speed-index")},
     }
     failing = {c: s for c, s in median.items() if s < 0.95}
-    if path == PAGES[-1] and set(failing) == {"performance"}:
-        pytest.xfail(f"known gap (issue 4): {path} performance {failing['performance']} < 0.95; "
-                     f"metrics {record[path]['metrics']}")
     assert not failing, f"{path}: median scores below 0.95: {failing}; metrics {record[path]['metrics']}"
