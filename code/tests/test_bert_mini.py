@@ -14,7 +14,8 @@ from worked.bert_mini import (CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIALS, MaskedL
                               MiniBert, SentenceClassifier, WordTokenizer, all_expressions,
                               arithmetic_corpus, encoder_parameter_count, english_corpus,
                               fine_tune, make_task_split, mask_tokens, number_words, pretrain_mlm,
-                              trainable_parameters, training_step_flops)
+                              training_step_flops)
+from worked.transformer import count_params
 
 WORD_VALUE = {number_words(n): n for n in range(50)}
 
@@ -114,7 +115,7 @@ def test_shapes_and_parameter_count(d, layers, ff):
     clf = SentenceClassifier(encoder)
     assert clf(ids).shape == (7, 3)
     assert sum(p.numel() for p in encoder.parameters()) == encoder_parameter_count(30, d, layers, ff, 10)
-    assert trainable_parameters(clf) == encoder_parameter_count(30, d, layers, ff, 10) + 3 * d + 3
+    assert count_params(clf) == encoder_parameter_count(30, d, layers, ff, 10) + 3 * d + 3
 
 
 def test_padding_does_not_change_the_cls_state():

@@ -13,6 +13,8 @@ import time
 import numpy as np
 import torch
 
+from worked.transformer import count_params
+
 PAD, CLS, SEP, MASK = "[PAD]", "[CLS]", "[SEP]", "[MASK]"
 SPECIALS = [PAD, CLS, SEP, MASK]
 PAD_ID, CLS_ID, SEP_ID, MASK_ID = range(4)
@@ -221,10 +223,6 @@ class SentenceClassifier(torch.nn.Module):
         return self.head(self.encoder(ids)[:, 0])
 
 
-def trainable_parameters(model):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 # ---------------------------------------------------------------- training
 
 def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
@@ -275,7 +273,7 @@ def fine_tune(model, train_ids, train_labels, val_ids, val_labels, epochs, freez
     if freeze:
         freeze_encoder(model)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    log = {"train_loss": [], "val_acc": [], "seconds": [], "trainable": trainable_parameters(model)}
+    log = {"train_loss": [], "val_acc": [], "seconds": [], "trainable": count_params(model)}
     for _ in range(epochs):
         order = torch.randperm(len(train_ids), generator=gen)
         start, total = time.perf_counter(), 0.0

@@ -1,4 +1,5 @@
-"""Decoding a language model: exact search, Viterbi, greedy and beam search (chapter "Decoding").
+"""Decoding a language model: exact search, Viterbi, greedy and beam search (chapters "Decoding"
+and "Beam search").
 
 Every decoder takes a language model as a function ``next_log_probs(prefix)`` that maps a
 prefix ``(w_0, ..., w_{t-1})`` (a tuple of word indices starting with the BOS index) to the
@@ -80,9 +81,10 @@ def viterbi(log_P, T, bos):
 
     Forward: the tables of viterbi_tables. Backward: w*_T = argmax_j delta_T(j), then
     w*_t = a_{t+1}(w*_{t+1}) for t = T-1, ..., 1.
-    Time O(T N^2) (ops = T * N**2 candidate scores); space O(T N): the T x N backpointers,
-    plus the N x N scores of one step and the N entries of delta (only the last row of
-    log delta is needed, so that is what is counted).
+    Time O(T N^2) (ops = T * N**2 candidate scores); space O(T N): ``stored`` counts the working
+    set of the algorithm (section ift6135-a2-q2-2-d): the T x N backpointers, the N x N scores of
+    one step and the N entries of the current delta. viterbi_tables also keeps the earlier rows
+    of log delta, T x N more numbers, for the book's checks of the recurrence.
     """
     N = np.shape(log_P)[0]
     log_deltas, backpointers = viterbi_tables(log_P, T, bos)
