@@ -12,7 +12,6 @@
 - Highlighted code loses the spans that only repeat the text colour (a third of a long page's elements).
 - Images load lazily, so that figures further down don't compete with the text for bandwidth.
 - The page's stylesheets become one file (``_static/bundle-<hash>.css``): one request, not a dozen.
-- Every page gets a ``<meta name="description">`` from its first paragraph.
 
 Only the pages written by this build are processed, and processing is idempotent.
 """
@@ -65,22 +64,9 @@ BLOCKING_SCRIPT = re.compile(r'<script (?![^>]*\b(?:defer|async)\b)(?P<attrs>[^>
 
 
 def record_page(app, pagename, templatename, context, doctree):
-    """Remember the page for post-processing and give it a description for search engines."""
+    """Remember the page for post-processing (its description, for search engines and link
+    previews, comes from sphinxext-opengraph)."""
     app.fast_pages_written.add(pagename)
-    description = _description(doctree) if doctree is not None else ""
-    description = description or f"{app.config.project}: {context.get('title') or pagename}."
-    context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(description)}" />'
-
-
-def _description(doctree, limit=155):
-    """The first paragraph of the page's prose, cut at a word boundary."""
-    for paragraph in doctree.findall(nodes.paragraph):
-        if isinstance(paragraph.parent, (nodes.section, nodes.document)):
-            text = " ".join(paragraph.astext().split())
-            if len(text) > limit:
-                text = text[:limit].rsplit(" ", 1)[0] + "…"
-            return text
-    return ""
 
 
 def _math_items(page_html):
@@ -99,7 +85,10 @@ def _formula(image, href, display, phone_width_ex=38):
         attributes += ' display="true"'
         if float(image["width"][:-2]) > phone_width_ex:
             attributes += ' tabindex="0"'
-    return (f'<mjx-container {attributes}><img src="{href}" alt="{html.escape(image["speech"])}" '
+    # class dark-light: the theme then leaves the image alone in dark mode (no white backing, no
+    # dimming), and book.css inverts its glyphs instead.
+    return (f'<mjx-container {attributes}><img class="dark-light" src="{href}" '
+            f'alt="{html.escape(image["speech"])}" '
             f'style="width:{image["width"]};height:{image["height"]};vertical-align:{image["valign"]}" '
             f'></mjx-container>')
 

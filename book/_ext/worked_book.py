@@ -5,11 +5,21 @@
 - The chapter-template check: every problem of the data file must be a section label exactly
   once; a solved one must hold every part of the template, an unsolved one a placeholder.
   Violations are warnings, which the strict build (``-W``) turns into errors.
+- Stable addresses: every problem gets ``p/<ID>.html`` (a sphinx-reredirects page to its current
+  ``chapter.html#ID``), shown next to its heading ("Link to this problem", with a copy button)
+  and on the problem index, so a link pasted into a syllabus survives moving the problem to
+  another chapter; the anchors of problems that moved (``moved:`` in the data file) forward
+  from their old page. The build fails if a moved problem is still on its old page.
+- Valid HTML: sphinx-proof gives every proof's body the same id (``proof-content``), and
+  Jupyter Book's root ``index.html`` redirect lacks a doctype and title; both are fixed here.
 - Notebook downloads: each executed chapter is offered as ``_sources/<page>.ipynb``; when it
   imports ``worked``, a first cell installs the package from ``worked_install_spec`` if missing.
 """
 
 import ast
+import html
+import json
+import posixpath
 import re
 from pathlib import Path
 
@@ -19,6 +29,7 @@ from docutils import nodes
 from docutils.parsers.rst import Directive
 from jupyter_cache import get_cache
 from sphinx.addnodes import pending_xref
+from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -26,6 +37,7 @@ logger = logging.getLogger(__name__)
 ASSERT_LINE = re.compile(r"^\s*(assert\b|np\.testing\.assert_|torch\.testing\.assert_)", re.M)
 IMPORTS_WORKED = re.compile(r"^\s*(from|import)\s+worked\b", re.M)
 RESULT_NODES = ("theorem_node", "proposition_node", "lemma_node", "corollary_node")
+STABLE_DIR = "p"  # problems' stable addresses: p/<ID>.html
 INSTALL_CELL = """\
 # This notebook uses the book's package `worked`; install it when it is missing (e.g. on Colab).
 # WORKED_INSTALL_SPEC, if set, says where from instead (e.g. a local checkout's code/ folder).
@@ -44,43 +56,93 @@ def load_problems(app):
     ]
 
 
+def load_moved(app):
+    """{old docname: [problem IDs whose section moved away from it]} from the data file."""
+    data = yaml.safe_load((Path(app.srcdir) / app.config.worked_problems_file).read_text())
+    return data.get("moved") or {}
+
+
+def stable_address(pid):
+    """The problem's stable address, relative to the site root."""
+    return f"{STABLE_DIR}/{pid}.html"
+
+
+def _relative(target, docname):
+    """``target`` (relative to the site root) as seen from the page of ``docname``."""
+    return posixpath.relpath(target, posixpath.dirname(docname) or ".")
+
+
+def _question_key(indexed):
+    """Question order within an assignment: numbers compare as numbers (Q1.2 < Q1.10, Q2.2a <
+    Q2.2b, Q3(b)(ii) < Q4); questions without a number ("Dropout (a)", lecture topics) keep their
+    order in the data file, after the numbered ones."""
+    position, p = indexed
+    if not re.match(r"Q\d", p["question"]):
+        return (1, [], position)
+    parts = re.split(r"(\d+)", p["question"])  # text, number, text, number, ...
+    return (0, [int(x) if i % 2 else x for i, x in enumerate(parts)], position)
+
+
 def _para(*children):
     return nodes.paragraph("", "", *children)
 
 
 class ProblemIndex(Directive):
-    """A table of every problem: ID, source, summary and a link to its solution."""
+    """Every problem, one table per course and assignment in question order: the question, what
+    it asks, a link to its solution and its stable address."""
 
     def run(self):
-        app = self.state.document.settings.env.app
-        app.env.note_dependency(str(Path(app.srcdir) / app.config.worked_problems_file))
+        env = self.state.document.settings.env
+        app = env.app
+        env.note_dependency(str(Path(app.srcdir) / app.config.worked_problems_file))
         problems = load_problems(app)
-        table = nodes.table(classes=["problem-index"])
-        group = nodes.tgroup(cols=4)
-        table += group
-        for width in (3, 4, 6, 2):
-            group += nodes.colspec(colwidth=width)
-        head = nodes.thead()
-        group += head
-        head += nodes.row("", *[nodes.entry("", _para(nodes.Text(h))) for h in ("ID", "Source", "Problem", "Solution")])
-        body = nodes.tbody()
-        group += body
-        for p in problems:
-            if p["solved"]:
-                link = pending_xref("", nodes.inline("", "solution"), refdomain="std", reftype="ref",
-                                    reftarget=p["id"], refexplicit=True, refwarn=True)
-            else:
-                link = nodes.emphasis("", "not solved yet")
-            row = nodes.row()
-            row += nodes.entry("", _para(nodes.literal("", p["id"])))
-            source = ", ".join(part for part in (p["course"], p["assignment"], p["question"]) if part)
-            row += nodes.entry("", _para(nodes.Text(source)))
-            row += nodes.entry("", _para(nodes.Text(p["summary"])))
-            row += nodes.entry("", _para(link))
-            body += row
+        groups = {}  # in the order of the data file's sources
+        for key in yaml.safe_load((Path(app.srcdir) / app.config.worked_problems_file)
+                                  .read_text())["sources"]:
+            groups[key] = []
+        for position, p in enumerate(problems):
+            groups[p["source"]].append((position, p))
         solved = sum(p["solved"] for p in problems)
-        summary = _para(nodes.Text(f"{solved} of {len(problems)} problems solved."))
-        return [summary, table]
+        out = [_para(nodes.Text(f"{solved} of {len(problems)} problems solved, by course and "
+                                "assignment. A problem's stable address (last column) stays "
+                                "the same when the book is reorganised: use it in a syllabus."))]
+        for members in filter(None, groups.values()):
+            course, assignment = members[0][1]["course"], members[0][1]["assignment"]
+            # A heading per group, not in the table of contents (raw HTML: a table caption would
+            # make Sphinx number the tables, and this theme renders rubrics as paragraphs).
+            heading = html.escape(", ".join(part for part in (course, assignment) if part))
+            out.append(nodes.raw("", f'<h2 id="index-{members[0][1]["source"]}" '
+                                 f'class="problem-index-group">{heading}</h2>', format="html"))
+            table = nodes.table(classes=["problem-index"])
+            group = nodes.tgroup(cols=4)
+            table += group
+            for width in (3, 7, 2, 4):
+                group += nodes.colspec(colwidth=width)
+            head = nodes.thead()
+            group += head
+            head += nodes.row("", *[nodes.entry("", _para(nodes.Text(h)))
+                                    for h in ("Question", "Problem", "Solution", "Stable address")])
+            body = nodes.tbody()
+            group += body
+            for _, p in sorted(members, key=_question_key):
+                row = nodes.row(ids=[f"index-{p['id']}"])
+                row += nodes.entry("", _para(nodes.Text(p["question"])))
+                row += nodes.entry("", _para(nodes.Text(p["summary"])))
+                if p["solved"]:
+                    link = pending_xref("", nodes.inline("", "solution"), refdomain="std",
+                                        reftype="ref", reftarget=p["id"], refexplicit=True,
+                                        refwarn=True)
+                    address = nodes.reference(
+                        "", "", nodes.literal("", p["id"]),
+                        refuri=_relative(stable_address(p["id"]), env.docname),
+                        classes=["problem-address"])
+                else:
+                    link, address = nodes.emphasis("", "not solved yet"), nodes.literal("", p["id"])
+                row += nodes.entry("", _para(link))
+                row += nodes.entry("", _para(address))
+                body += row
+            out.append(table)
+        return out
 
 
 def _is_common_mistakes(node):
@@ -133,6 +195,31 @@ def record_problem_sections(app, doctree):
             found.setdefault(label, []).append(sorted(_parts(section)))
             if app.config.worked_fold_code:
                 fold_code(section, app.config)
+            section.insert(1, problem_link(label, env.docname))
+
+
+PROBLEM_LINK = (
+    '<p class="problem-link"><a href="{href}" class="problem-link-address">'
+    "Link to this problem</a> "
+    '<button type="button" class="problem-link-copy" hidden>Copy link</button></p>'
+)
+
+
+def problem_link(pid, docname):
+    """Under a problem's heading: its stable address, and a button (shown by problem-links.js)
+    that copies the address as an absolute URL."""
+    href = _relative(stable_address(pid), docname)
+    return nodes.raw("", PROBLEM_LINK.format(href=href), format="html")
+
+
+def number_proof_ids(app, doctree):
+    """sphinx-proof gives the body of every proof the id "proof-content", so a page with two
+    proofs repeats an id (invalid HTML). No style or script of it uses the id; Sphinx needs
+    sections to have one: number them (proof-content-1, -2, ...)."""
+    bodies = [s for s in doctree.findall(nodes.section) if "proof-content" in s["ids"]]
+    for number, section in enumerate(bodies, 1):
+        section["ids"] = [f"proof-content-{number}" if i == "proof-content" else i
+                          for i in section["ids"]]
 
 
 def title_folded_proofs(app, doctree):
@@ -209,6 +296,101 @@ def check_template(app, env):
             logger.warning(f'problem {p["id"]} ({docname}) is marked solved but lacks {what}')
         if "placeholder" in parts:
             logger.warning(f'problem {p["id"]} ({docname}) is marked solved but still has its placeholder')
+
+
+def problem_pages(env):
+    """{problem ID: the docname of its section} (those found exactly once)."""
+    where = {}
+    for docname, labels in env.worked_problem_sections.items():
+        for label, sections in labels.items():
+            where.setdefault(label, []).extend([docname] * len(sections))
+    return {pid: docs[0] for pid, docs in where.items() if len(docs) == 1}
+
+
+def check_moved(app, env):
+    """Every moved problem must have left its old page, which must still exist (it carries the
+    forwarding script)."""
+    pages = problem_pages(env)
+    for old, pids in load_moved(app).items():
+        if old not in env.found_docs:
+            logger.warning(f"moved: the old page {old} no longer exists, so links to it break")
+        for pid in pids:
+            if pages.get(pid) in (None, old):
+                logger.warning(f"moved: problem {pid} is listed as moved from {old} but is "
+                               f"{'on it' if pages.get(pid) == old else 'on no page'}")
+
+
+def add_problem_redirects(app):
+    """Before sphinx-reredirects writes its pages (html-collect-pages, priority 500): one
+    redirect per problem, p/<ID>.html -> <its chapter>.html#<ID>."""
+    pages = problem_pages(app.env)
+    for p in load_problems(app):
+        if p["solved"] and p["id"] in pages:
+            source = f"{STABLE_DIR}/{p['id']}"
+            target = _relative(f"{pages[p['id']]}.html", source) + f"#{p['id']}"
+            app.config.redirects[source] = target
+    return []
+
+
+def forward_moved_anchors(app, pagename, templatename, context, doctree):
+    """On a page problems moved away from: a tiny script in the head that sends
+    ``page.html#ID`` on to the problem's current page before anything is drawn."""
+    moved = load_moved(app).get(pagename)
+    if not moved:
+        return
+    pages = problem_pages(app.env)
+    targets = {pid: posixpath.relpath(f"{pages[pid]}.html", posixpath.dirname(pagename) or ".")
+               + f"#{pid}" for pid in moved if pid in pages}
+    script = ("<script>(function(){var t=" + json.dumps(targets, sort_keys=True)
+              + "[decodeURIComponent(location.hash.slice(1))];if(t)location.replace(t);})();"
+              "</script>")
+    context["metatags"] = context.get("metatags", "") + "\n" + script
+
+
+ROOT_REDIRECT = re.compile(r'^\s*<meta http-equiv="Refresh" content="0; url=(?P<url>[^"]+)" />\s*$')
+ROOT_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="0; url={url}">
+<link rel="canonical" href="{url}">
+</head>
+<body><p><a href="{url}">{title}</a></p></body>
+</html>
+"""
+
+
+def fix_root_redirect(app, exception):
+    """Jupyter Book writes the site root as a bare ``<meta http-equiv="Refresh">`` (no doctype,
+    no title: invalid HTML). Rewrite it as a complete page; fail if its form changed."""
+    if exception is not None or app.builder.format != "html":
+        return
+    root = Path(app.outdir) / "index.html"
+    if not root.exists():
+        return
+    text = root.read_text(encoding="utf-8")
+    if text.startswith("<!DOCTYPE html>") and 'http-equiv="refresh"' in text:
+        return  # already rewritten (an incremental build)
+    match = ROOT_REDIRECT.match(text)
+    if match is None:
+        raise ExtensionError(f"fix_root_redirect: {root} is not Jupyter Book's redirect any more:"
+                             f" {text[:200]!r}")
+    root.write_text(ROOT_PAGE.format(title=html.escape(app.config.project), url=match["url"]),
+                    encoding="utf-8")
+
+
+def set_site_url(app, config):
+    """One setting, html_baseurl (``html.baseurl`` in _config.yml), gives the site's address to
+    the link previews (sphinxext-opengraph) and the sitemap (sphinx-sitemap)."""
+    if not config.html_baseurl.endswith("/"):
+        raise ExtensionError("html_baseurl (html.baseurl in _config.yml) must end with '/'")
+    config.ogp_site_url = config.html_baseurl
+    # Jupyter Book sets the title as html_title only; Sphinx's project name (og:site_name, the
+    # root page's title) would stay "Project name not set".
+    if config.project == "Project name not set":
+        config.project = config.html_title
 
 
 def offer_notebook(app, pagename, templatename, context, doctree):
@@ -339,19 +521,32 @@ ACCESSIBILITY_FIXES = (
     # docutils marks bibliography entries with the deprecated doc-biblioentry role inside a
     # role="list" container, which then lacks list items (axe: aria-required-children).
     ('role="doc-biblioentry"', 'role="listitem"'),
+    # The search fields show the text "Search Ctrl+K" but are labelled "Search" alone, so a
+    # speech-input user saying what they see does not match (axe 4.14:
+    # label-content-name-mismatch). Without the aria-label their name is what they show. (The
+    # icon-only search button in the header keeps its label.)
+    ('<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search"',
+     '<button class="btn search-button-field search-button__button pst-js-only" title="Search"'),
 )
 
 
 def fix_accessibility(app, exception):
-    """Apply ACCESSIBILITY_FIXES to every page written (idempotent, so re-running is harmless)."""
+    """Apply ACCESSIBILITY_FIXES to every page (idempotent, so re-running is harmless). A fix that
+    matches no page of the site (neither before nor after) fails the build: the theme changed
+    its markup, and the fix must be revisited, not silently skipped."""
     if exception is not None or app.builder.format != "html":
         return
+    matched = [0] * len(ACCESSIBILITY_FIXES)
     for page in Path(app.outdir).rglob("*.html"):
-        html = original = page.read_text(encoding="utf-8")
-        for old, new in ACCESSIBILITY_FIXES:
-            html = html.replace(old, new)
-        if html != original:
-            page.write_text(html, encoding="utf-8")
+        text = original = page.read_text(encoding="utf-8")
+        for i, (old, new) in enumerate(ACCESSIBILITY_FIXES):
+            matched[i] += old in text or new in text
+            text = text.replace(old, new)
+        if text != original:
+            page.write_text(text, encoding="utf-8")
+    for (old, _), count in zip(ACCESSIBILITY_FIXES, matched):
+        if count == 0:
+            raise ExtensionError(f"fix_accessibility: the rule for {old[:80]!r} matched no page")
 
 
 def _add_download_attribute(page, notebook_name):
@@ -377,4 +572,11 @@ def setup(app):
     app.connect("html-page-context", offer_notebook)
     app.connect("html-page-context", add_colab_button, priority=502)
     app.connect("build-finished", write_notebooks)
+    app.connect("config-inited", set_site_url)
+    app.connect("doctree-read", number_proof_ids)
+    app.connect("env-check-consistency", check_moved)
+    app.connect("html-collect-pages", add_problem_redirects, priority=400)
+    app.connect("html-page-context", forward_moved_anchors)
+    app.connect("build-finished", fix_root_redirect)
+    app.add_js_file("problem-links.js", loading_method="defer")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

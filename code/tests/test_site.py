@@ -7,6 +7,7 @@ top to bottom outside the site.
 """
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -60,18 +61,104 @@ def test_every_problem_id_is_an_anchor_exactly_once(anchors):
     assert {pid: where for pid, where in anchors.items() if len(where) != 1} == {}
 
 
-def test_problem_index_links_every_solved_problem_to_its_anchor():
+DATA = yaml.safe_load((ROOT / "book" / "problems.yml").read_text())
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+BASEURL = CONFIG["html"]["baseurl"]
+REFRESH = re.compile(r"^0; url=(?P<url>.+)$")
+
+
+def redirect_target(page):
+    """Where a redirect page (meta refresh) sends the reader: (file, fragment)."""
+    meta = soup(page).find("meta", attrs={"http-equiv": re.compile("refresh", re.I)})
+    assert meta is not None, f"{page} is not a redirect"
+    return resolve(page, REFRESH.match(meta["content"])["url"])
+
+
+def test_problem_index_links_every_problem_grouped_by_assignment():
+    """One table per course and assignment, in the data file's order of sources; every problem
+    in exactly one row; a solved one links to its anchor and to its stable address."""
     index = HTML / "book" / "problem-index.html"
-    rows = soup(index).select("table.problem-index tbody tr")
-    assert [row.td.get_text(strip=True) for row in rows] == [p["id"] for p in PROBLEMS]
+    tree = soup(index)
+    groups = [h["id"] for h in tree.select("h2.problem-index-group")]
+    assert groups == [f"index-{key}" for key in DATA["sources"]]
+    rows = tree.select("table.problem-index tbody tr")
+    assert sorted(row["id"] for row in rows) == sorted(f"index-{p['id']}" for p in PROBLEMS)
+    by_source = {p["id"]: p["source"] for p in PROBLEMS}
+    for heading in tree.select("h2.problem-index-group"):
+        table = heading.find_next("table")
+        ids = [row["id"].removeprefix("index-") for row in table.select("tbody tr")]
+        assert {by_source[pid] for pid in ids} == {heading["id"].removeprefix("index-")}
     for row in rows:
-        pid, link = row.td.get_text(strip=True), row.find("a")
+        pid = row["id"].removeprefix("index-")
+        links = row.find_all("a")
         if pid in SOLVED:
-            target, fragment = resolve(index, link["href"])
-            assert fragment == pid
-            assert soup(target).find(id=pid) is not None, f"{link['href']} does not lead to #{pid}"
+            solution, address = links
+            target, fragment = resolve(index, solution["href"])
+            assert fragment == pid and soup(target).find(id=pid) is not None, solution["href"]
+            assert address.get_text(strip=True) == pid
+            assert redirect_target(resolve(index, address["href"])[0]) == (target, pid)
         else:
-            assert link is None and "not solved yet" in row.get_text()
+            assert links == [] and "not solved yet" in row.get_text()
+
+
+def test_question_order_within_an_assignment():
+    """Numbered questions in numeric order (Q1.2 before Q1.10), whatever the book's order."""
+    tree = soup(HTML / "book" / "problem-index.html")
+    question = {p["id"]: p["question"] for p in PROBLEMS}
+    for table in tree.select("table.problem-index"):
+        numbered = [question[row["id"].removeprefix("index-")] for row in table.select("tbody tr")]
+        numbered = [q for q in numbered if re.match(r"Q\d", q)]
+        keys = [[int(x) if i % 2 else x for i, x in enumerate(re.split(r"(\d+)", q))]
+                for q in numbered]
+        assert keys == sorted(keys), numbered
+
+
+def test_every_solved_problem_has_a_stable_address_that_leads_to_it(anchors):
+    """p/<ID>.html is a valid little page that sends the reader to the problem's anchor on the
+    page that holds it now; each problem's heading shows that address."""
+    for pid in sorted(SOLVED):
+        page = HTML / "p" / f"{pid}.html"
+        assert page.exists(), pid
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith("<!DOCTYPE html>") and soup(page).title.get_text(strip=True)
+        target, fragment = redirect_target(page)
+        assert (target.name, fragment) == (anchors[pid][0], pid)
+        section = soup(target).find(id=pid)
+        section = section if section.name == "section" else section.find_parent("section")
+        link = section.select_one("p.problem-link a.problem-link-address")
+        assert link is not None and resolve(target, link["href"])[0] == page, pid
+
+
+def test_moved_problems_forward_from_their_old_page(anchors):
+    """Links pasted before a problem moved (old-page.html#ID) still reach it: the old page
+    carries a script that forwards each moved ID to the page that holds it now."""
+    assert DATA["moved"], "the data file lists moved problems"
+    for old, pids in DATA["moved"].items():
+        page = HTML / f"{old}.html"
+        script = next(s.string for s in soup(page).find_all("script")
+                      if s.string and "location.replace" in s.string)
+        targets = json.loads(re.search(r"var t=(\{.*?\})\[", script)[1])
+        assert sorted(targets) == sorted(pids)
+        for pid, href in targets.items():
+            target, fragment = resolve(page, href)
+            assert fragment == pid and target.name == anchors[pid][0] and target != page
+
+
+def test_link_previews_and_sitemap_use_the_configured_address():
+    """Every chapter has an Open Graph title, description and URL under html.baseurl, and
+    sitemap.xml lists every chapter under the same address."""
+    assert BASEURL.endswith("/")
+    for page in pages():
+        tree = soup(page)
+        og = {m["property"]: m["content"] for m in tree.find_all("meta", property=True)}
+        url = BASEURL + page.relative_to(HTML).as_posix()
+        assert og.get("og:url") == url, page.name
+        assert og.get("og:title") and len(og.get("og:description", "")) > 40, page.name
+        assert tree.find("meta", attrs={"name": "description"})["content"]
+    sitemap = (HTML / "sitemap.xml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"<loc>([^<]+)</loc>", sitemap))
+    assert {BASEURL + p.relative_to(HTML).as_posix() for p in pages()} <= listed
+    assert all(url.startswith(BASEURL) for url in listed)
 
 
 def test_solved_sections_are_not_placeholders_and_unsolved_ones_say_so():
