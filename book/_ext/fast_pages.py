@@ -131,16 +131,18 @@ def render_math(pages, outdir):
     return out
 
 
-def lighten_head(page_html, outdir, is_search_page):
-    """Drop the scripts and styles no page uses; defer the rest so they don't block rendering."""
+def lighten_head(page_html, outdir, is_search_page, matched):
+    """Drop the scripts and styles no page uses; defer the rest so they don't block rendering.
+    ``matched`` counts, per rule, the pages on which it found something (see process_pages)."""
     head, rest = page_html.split("</head>", 1)
-    head = DROPPED_SCRIPTS.sub("", head)
-    head = DROPPED_STYLES.sub("", head)
-    if not is_search_page:
-        head = SEARCH_SCRIPTS.sub("", head)
+    for name, rule in (("DROPPED_SCRIPTS", DROPPED_SCRIPTS), ("DROPPED_STYLES", DROPPED_STYLES)) + (
+            () if is_search_page else (("SEARCH_SCRIPTS", SEARCH_SCRIPTS),)):
+        head, count = rule.subn("", head)
+        matched[name] += bool(count)
     # The inline scripts after it set DOCUMENTATION_OPTIONS.pagename etc., so it must run first:
     # inlining it (a few hundred bytes) saves a render-blocking request.
     options = DOC_OPTIONS.search(head)
+    matched["DOC_OPTIONS"] += bool(options)
     if options:
         source = (outdir / re.sub(r"^(\.\./)+", "", options["src"])).read_text(encoding="utf-8")
         head = head.replace(options[0], f"<script>{source}</script>")
@@ -257,30 +259,36 @@ def load_icons(outdir):
     """{(style, name): (width, height, path)} from the theme's Font Awesome script, whose packs
     (brands, regular, solid) each end with a call registering them under their prefix."""
     script = (outdir / "_static" / "scripts" / "fontawesome.js").read_text(encoding="utf-8")
-    icons, start = {}, 0
+    icons, start, packs = {}, 0, set()
     for end in ICON_PACK_END.finditer(script):
         style = {"fab": "brands", "far": "regular", "fas": "solid"}[end["prefix"]]
+        found = 0
         for m in ICON_ENTRY.finditer(script, start, end.start()):
             icons[style, m["quoted"] or m["bare"]] = (m["width"], m["height"], m["path"])
+            found += 1
+        if found:
+            packs.add(style)
         start = end.end()
+    if packs != {"brands", "regular", "solid"}:
+        raise ExtensionError(f"load_icons: found the icon packs {sorted(packs)} in the theme's "
+                             "fontawesome.js, expected brands, regular and solid (ICON_PACK_END, "
+                             "ICON_ENTRY no longer match its format)")
     return icons
 
 
-def inline_icons(page_html, icons, path):
-    def svg(match):
-        classes = match["classes"].split()
-        style = next((ICON_STYLES[c] for c in classes if c in ICON_STYLES), "solid")
-        name = next(c[3:] for c in classes if c.startswith("fa-") and c not in ICON_MODIFIERS)
-        if (style, name) not in icons:
-            raise ExtensionError(f"{path}: no Font Awesome icon {style}/{name}")
-        width, height, d = icons[style, name]
-        # Decoration: every control the theme puts an icon in has its own label.
-        attrs = re.sub(r'\s*\btitle="[^"]*"', "", match["attrs"])
-        return (f'<svg class="{" ".join(classes)} svg-inline--fa"{attrs} aria-hidden="true" focusable="false" '
-                f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
-                f'<path fill="currentColor" d="{d}"></path></svg>')
-
-    return ICON.sub(svg, page_html)
+def inline_icon(match, icons, path):
+    """The SVG for one Font Awesome ``<i>`` (ICON's match)."""
+    classes = match["classes"].split()
+    style = next((ICON_STYLES[c] for c in classes if c in ICON_STYLES), "solid")
+    name = next(c[3:] for c in classes if c.startswith("fa-") and c not in ICON_MODIFIERS)
+    if (style, name) not in icons:
+        raise ExtensionError(f"{path}: no Font Awesome icon {style}/{name}")
+    width, height, d = icons[style, name]
+    # Decoration: every control the theme puts an icon in has its own label.
+    attrs = re.sub(r'\s*\btitle="[^"]*"', "", match["attrs"])
+    return (f'<svg class="{" ".join(classes)} svg-inline--fa"{attrs} aria-hidden="true" focusable="false" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+            f'<path fill="currentColor" d="{d}"></path></svg>')
 
 
 def unwrap_plain_tokens(page_html):
@@ -303,12 +311,25 @@ def process_pages(app, exception):
     pages = {path: path.read_text(encoding="utf-8") for path in paths if path.exists()}
     rendered = render_math(pages, outdir)
     icons = load_icons(outdir)
+    matched = dict.fromkeys(("DROPPED_SCRIPTS", "DROPPED_STYLES", "SEARCH_SCRIPTS", "DOC_OPTIONS",
+                             "ICON", "PLAIN_TOKEN"), 0)
     for path, text in rendered.items():
-        text = inline_icons(text, icons, path)
+        text, count = ICON.subn(lambda m: inline_icon(m, icons, path), text)
+        matched["ICON"] += bool(count)
+        before = text
         text = unwrap_plain_tokens(text)
+        matched["PLAIN_TOKEN"] += text != before or "<pre>" not in text
         text = lazy_images(text)
-        text = lighten_head(text, outdir, is_search_page=path.name == "search.html")
+        text = lighten_head(text, outdir, path.name == "search.html", matched)
         path.write_text(text, encoding="utf-8")
+    # Every rewrite is tied to the theme's markup: one that found nothing on any page written by
+    # this build means the theme changed, and the build stops instead of shipping heavy pages.
+    # (Each rule matches every ordinary page, so one rewritten page suffices to judge.)
+    ordinary = [p for p in rendered if p.name not in ("search.html", "genindex.html")]
+    unmatched = [name for name, count in matched.items() if ordinary and count == 0]
+    if unmatched:
+        raise ExtensionError(f"fast_pages: the rules {', '.join(unmatched)} matched no page; "
+                             "the theme's markup changed (see book/_ext/fast_pages.py)")
     used, bundles = UsedClasses(outdir), {}  # from every page, once they all have their final markup
     for path in rendered:
         text = path.read_text(encoding="utf-8")

@@ -189,6 +189,9 @@ def record_problem_sections(app, doctree):
     if any("cell_input" in node.get("classes", []) for node in doctree.findall(nodes.container)):
         env.worked_notebook_pages.add(env.docname)
     ids = {p["id"] for p in load_problems(app)}
+    # Every page is checked against the data file: edit it, and Sphinx reads the pages again
+    # (else a new ID is "found 0 times" until a clean build).
+    env.note_dependency(str(Path(app.srcdir) / app.config.worked_problems_file))
     found = env.worked_problem_sections.setdefault(env.docname, {})
     for section in doctree.findall(nodes.section):
         for label in ids.intersection(section["ids"]):
@@ -232,8 +235,11 @@ def title_folded_proofs(app, doctree):
         classes = box.get("classes", [])
         if "proof" in classes and "dropdown" in classes and not isinstance(box[0], nodes.title):
             first = box[0]
-            if isinstance(first, nodes.paragraph) and first.children and first[0].astext().startswith("Proof. "):
-                first.replace(first[0], nodes.Text(first[0].astext()[len("Proof. "):]))
+            if not (isinstance(first, nodes.paragraph) and first.children
+                    and first[0].astext().startswith("Proof. ")):
+                raise ExtensionError(f"{app.env.docname}: a folded proof does not start with "
+                                     "sphinx-proof's 'Proof. ' (its markup changed)")
+            first.replace(first[0], nodes.Text(first[0].astext()[len("Proof. "):]))
             box.insert(0, nodes.title("", "Proof"))
             box["ids"] = [i for i in box["ids"] if i != "proof"]
 
@@ -551,9 +557,13 @@ def fix_accessibility(app, exception):
 
 def _add_download_attribute(page, notebook_name):
     """Make the theme's notebook link save the file instead of showing JSON in the browser."""
-    html = page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     link = re.compile(rf'(href="(?!https?:)[^"]*/{re.escape(notebook_name)}") target="_blank"')
-    page.write_text(link.sub(rf'\1 download="{notebook_name}"', html), encoding="utf-8")
+    text, count = link.subn(rf'\1 download="{notebook_name}"', text)
+    if count != 1 and f'download="{notebook_name}"' not in text:
+        raise ExtensionError(f"{page}: the theme's link to {notebook_name} was not found "
+                             "(its download menu changed), so the notebook would open as JSON")
+    page.write_text(text, encoding="utf-8")
 
 
 def setup(app):
