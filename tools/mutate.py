@@ -1,0 +1,328 @@
+"""The mutation suite: every check of the book must be able to fail.
+
+    .venv/bin/python tools/mutate.py [--only WORD] [--jobs 2] [--timeout 900]
+    make mutate [ONLY=WORD]
+
+Reads every ``book/mutants/*.yml``: a list of mutants, each with ``problem:`` (an id of
+``book/problems.yml``) or ``module:`` (a module of ``code/worked``), ``file`` (``book/X.md``
+or ``code/worked/M.py``), ``find`` (a text that occurs exactly once in that file), ``replace``
+(the wrong version) and ``why`` (the wrong answer it models). For each mutant it makes a
+scratch copy of the tracked tree (``git ls-files``), applies the replacement there and
+re-executes only what depends on the file, stopping at the first failure:
+
+- ``book/X.md``: that chapter (``tools/execute_chapter.py``: a fresh kernel, stops at the
+  first failing cell);
+- ``code/worked/M.py``: the unit tests of M (``code/tests/test_M.py``, ``pytest -x``), then
+  every chapter that imports M, directly or through other ``worked`` modules.
+
+Imports point at the scratch copy (``PYTHONPATH=<scratch>/code`` wins over the editable
+install). A mutant is KILLED when a check fails; it SURVIVED when everything passes, which
+means the check it targets cannot fail. A ``find`` text that is missing or occurs more than
+once, and a mutant that hits the time limit, are errors. One line per mutant, then the kill
+rate; the exit status is 0 only when every mutant is killed, every solved problem of
+``book/problems.yml`` has a mutant and every ``worked`` module is the ``file`` of one.
+Mutants run in parallel (``--jobs``), each kernel and test run on one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {"file", "find", "replace", "why"}
+CHAPTER_IMPORT = re.compile(
+    r"^\s*(?:from\s+worked\.(\w+)\s+import|import\s+worked\.(\w+)|from\s+worked\s+import\s+\(?([\w,\s]+)\)?)",
+    re.M)
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+@dataclass
+class Mutant:
+    ident: str          # "<problem>#<n>" or "module:<name>#<n>"
+    problem: str | None
+    module: str | None
+    file: str
+    find: str
+    replace: str
+    why: str
+    source: str         # the mutant file it comes from
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str         # KILLED, SURVIVED, ERROR
+    detail: str
+    seconds: float
+
+    def line(self) -> str:
+        return f"{self.mutant.ident:<32} {self.status:<8} {self.seconds:6.1f} s  {self.detail}"
+
+
+def load_mutants(root: Path) -> tuple[list[Mutant], list[str]]:
+    """Every mutant of book/mutants/*.yml, and the format errors found."""
+    mutants, errors, counts = [], [], {}
+    for path in sorted((root / "book" / "mutants").glob("*.yml")):
+        rel = path.relative_to(root).as_posix()
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        if not isinstance(entries, list):
+            errors.append(f"{rel}: expected a YAML list of mutants")
+            continue
+        for number, entry in enumerate(entries, 1):
+            where = f"{rel} entry {number}"
+            if not isinstance(entry, dict):
+                errors.append(f"{where}: not a mapping")
+                continue
+            owner = [k for k in ("problem", "module") if k in entry]
+            missing = KEYS - set(entry)
+            unknown = set(entry) - KEYS - {"problem", "module"}
+            if len(owner) != 1 or missing or unknown:
+                errors.append(f"{where}: needs exactly one of problem/module and {sorted(KEYS)}"
+                              f" (missing {sorted(missing)}, unknown {sorted(unknown)})")
+                continue
+            name = str(entry[owner[0]])
+            key = name if owner[0] == "problem" else f"module:{name}"
+            counts[key] = counts.get(key, 0) + 1
+            mutants.append(Mutant(
+                ident=f"{key}#{counts[key]}", problem=entry.get("problem"),
+                module=entry.get("module"), file=str(entry["file"]), find=str(entry["find"]),
+                replace=str(entry["replace"]), why=str(entry["why"]).strip(), source=rel))
+    return mutants, errors
+
+
+def worked_modules(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "code" / "worked").glob("*.py") if p.stem != "__init__")
+
+
+def module_imports(root: Path) -> dict[str, set[str]]:
+    """For each worked module, the worked modules it imports directly."""
+    modules = set(worked_modules(root))
+    graph = {}
+    for name in modules:
+        tree = ast.parse((root / "code" / "worked" / f"{name}.py").read_text(encoding="utf-8"))
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level == 1 or base == "worked":
+                    if base and base != "worked":
+                        found.add(base)
+                    else:
+                        found.update(a.name for a in node.names)
+                elif base.startswith("worked."):
+                    found.add(base.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names
+                             if a.name.startswith("worked."))
+        graph[name] = found & modules - {name}
+    return graph
+
+
+def chapter_imports(chapter: Path) -> set[str]:
+    """The worked modules a chapter imports in its code (read from its source text)."""
+    found = set()
+    for match in CHAPTER_IMPORT.finditer(chapter.read_text(encoding="utf-8")):
+        if match[1] or match[2]:
+            found.add(match[1] or match[2])
+        else:
+            found.update(n.strip() for n in match[3].split(",") if n.strip())
+    return found
+
+
+def dependent_chapters(root: Path, module: str) -> list[str]:
+    """Chapters (book/X.md, in table-of-contents order) that import ``module`` directly or
+    through other worked modules."""
+    graph = module_imports(root)
+    users, changed = {module}, True
+    while changed:  # every module whose import closure reaches ``module``
+        changed = False
+        for name, deps in graph.items():
+            if name not in users and deps & users:
+                users.add(name)
+                changed = True
+    return [c.relative_to(root).as_posix() for c in chapters_in_order(root)
+            if chapter_imports(c) & users]
+
+
+def chapters_in_order(root: Path) -> list[Path]:
+    toc = (root / "_toc.yml").read_text(encoding="utf-8") if (root / "_toc.yml").exists() else ""
+    listed = re.findall(r"(?:file|root):\s*(\S+)", toc)
+    paths = [root / (name if name.endswith(".md") else f"{name}.md") for name in listed]
+    rest = sorted(set((root / "book").glob("*.md")) - set(paths))
+    return [p for p in paths + rest if p.exists()]
+
+
+def coverage_errors(root: Path, mutants: list[Mutant]) -> list[str]:
+    """Solved problems without a mutant, modules that no mutant's file touches, unknown names."""
+    data = yaml.safe_load((root / "book" / "problems.yml").read_text(encoding="utf-8"))
+    problems = {p["id"]: p.get("solved", False) for p in data["problems"]}
+    modules = set(worked_modules(root))
+    errors = []
+    for m in mutants:
+        if m.problem is not None and m.problem not in problems:
+            errors.append(f"{m.ident} ({m.source}): no problem {m.problem!r} in book/problems.yml")
+        if m.module is not None and m.module not in modules:
+            errors.append(f"{m.ident} ({m.source}): no module {m.module!r} in code/worked")
+        if not (re.fullmatch(r"book/[\w-]+\.md", m.file) or re.fullmatch(r"code/worked/\w+\.py", m.file)):
+            errors.append(f"{m.ident} ({m.source}): file must be book/<chapter>.md or "
+                          f"code/worked/<module>.py, not {m.file}")
+        elif not (root / m.file).exists():
+            errors.append(f"{m.ident} ({m.source}): {m.file} does not exist")
+    with_mutant = {m.problem for m in mutants}
+    for pid, solved in problems.items():
+        if solved and pid not in with_mutant:
+            errors.append(f"solved problem {pid} has no mutant in book/mutants/*.yml")
+    mutated = {Path(m.file).stem for m in mutants if m.file.startswith("code/worked/")}
+    for name in sorted(modules - mutated):
+        errors.append(f"module code/worked/{name}.py has no mutant (no mutant's file: is it)")
+    return errors
+
+
+def tracked_files(root: Path) -> list[str]:
+    run = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                         cwd=root, capture_output=True, check=True)
+    return [f for f in run.stdout.decode().split("\0") if f and (root / f).is_file()]
+
+
+def scratch_copy(root: Path, files: list[str], where: Path) -> None:
+    for name in files:
+        target = where / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
+
+
+def run_group(cmd: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str]:
+    """Run ``cmd`` in its own process group (a kernel is its grandchild); None on time-out."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=max(timeout, 1))
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return None, out
+
+
+def failed_test(output: str) -> str:
+    match = re.search(r"^FAILED (\S+)", output, re.M) or re.search(r"^ERROR (\S+)", output, re.M)
+    return match[1] if match else (output.strip().splitlines() or ["pytest failed"])[-1]
+
+
+def checks_for(root: Path, mutant: Mutant) -> list[tuple[str, str]]:
+    """What to re-execute, cheapest first: ("tests", path) and ("chapter", path)."""
+    if mutant.file.startswith("book/"):
+        return [("chapter", mutant.file)]
+    module = Path(mutant.file).stem
+    checks = []
+    if (root / "code" / "tests" / f"test_{module}.py").exists():
+        checks.append(("tests", f"code/tests/test_{module}.py"))
+    return checks + [("chapter", c) for c in dependent_chapters(root, module)]
+
+
+def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float) -> Outcome:
+    start = time.perf_counter()
+
+    def done(status, detail):
+        return Outcome(mutant, status, detail, time.perf_counter() - start)
+
+    text = (root / mutant.file).read_text(encoding="utf-8")
+    count = text.count(mutant.find)
+    if count != 1:
+        return done("ERROR", f"find text occurs {count} times in {mutant.file}, expected once")
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        scratch = Path(tmp)
+        scratch_copy(root, files, scratch)
+        (scratch / mutant.file).write_text(text.replace(mutant.find, mutant.replace), encoding="utf-8")
+        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(scratch / "code"),
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        checks = checks_for(scratch, mutant)
+        if not checks:
+            return done("ERROR", f"nothing to re-execute for {mutant.file}")
+        for kind, target in checks:
+            left = timeout - (time.perf_counter() - start)
+            if kind == "tests":
+                cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider",
+                       target]
+            else:
+                cmd = [sys.executable, str(ROOT / "tools" / "execute_chapter.py"), target,
+                       "--timeout", str(int(max(left, 1)))]
+            code, output = run_group(cmd, scratch, env, left)
+            if code is None:
+                return done("ERROR", f"time limit of {timeout:.0f} s reached in {target}")
+            if code != 0:
+                if kind == "tests":
+                    return done("KILLED", f"by {failed_test(output)}")
+                first = next((x for x in output.splitlines() if x.startswith("code cell")),
+                             output.strip().splitlines()[-1] if output.strip() else "")
+                return done("KILLED", f"by {target} {first}")
+        return done("SURVIVED", "every check passed: " + ", ".join(t for _, t in checks))
+
+
+def select(mutants: list[Mutant], only: str | None) -> list[Mutant]:
+    if not only:
+        return mutants
+    words = only.replace(",", " ").split()
+    return [m for m in mutants if any(
+        w == Path(m.file).stem or w in m.ident or w == m.module for w in words)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="project root (default: this one)")
+    parser.add_argument("--only", default=os.environ.get("ONLY") or None,
+                        help="run only mutants of these chapters, modules or problem ids "
+                             "(space- or comma-separated; a problem id may be a prefix)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per mutant")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+
+    mutants, errors = load_mutants(root)
+    errors += coverage_errors(root, mutants)
+    chosen = select(mutants, args.only)
+    if args.only and not chosen:
+        errors.append(f"no mutant matches {args.only!r}")
+    files = tracked_files(root)
+    print(f"{len(chosen)} mutants from {root / 'book' / 'mutants'}, {args.jobs} at a time", flush=True)
+    started = time.perf_counter()
+    outcomes = []
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        futures = [pool.submit(run_mutant, root, files, m, args.timeout) for m in chosen]
+        for future in futures:
+            outcome = future.result()
+            print(outcome.line(), flush=True)
+            outcomes.append(outcome)
+    killed = sum(o.status == "KILLED" for o in outcomes)
+    rate = 100 * killed / len(outcomes) if outcomes else 0.0
+    print(f"\nkill rate: {killed}/{len(outcomes)} = {rate:.1f}% in "
+          f"{time.perf_counter() - started:.0f} s")
+    survivors = [o for o in outcomes if o.status == "SURVIVED"]
+    if survivors:
+        print("\nSURVIVED (the check they target cannot fail; strengthen it):")
+        for o in survivors:
+            print(f"  {o.mutant.ident} ({o.mutant.file}): {o.mutant.why}")
+    errors += [f"{o.mutant.ident} ({o.mutant.source}): {o.detail}" for o in outcomes
+               if o.status == "ERROR"]
+    if errors:
+        print("\nERRORS:")
+        for e in errors:
+            print(f"  {e}")
+    return 0 if outcomes and killed == len(outcomes) and not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
