@@ -26,7 +26,6 @@ Mutants run in parallel (``--jobs``), each kernel and test run on one thread.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import re
 import shutil
@@ -42,10 +41,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import worked_book  # noqa: E402  (the build's extension: the import graph of worked)
+
 KEYS = {"file", "find", "replace", "why"}
-CHAPTER_IMPORT = re.compile(
-    r"^\s*(?:from\s+worked\.(\w+)\s+import|import\s+worked\.(\w+)|from\s+worked\s+import\s+\(?([\w,\s]+)\)?)",
-    re.M)
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -104,57 +103,16 @@ def load_mutants(root: Path) -> tuple[list[Mutant], list[str]]:
 
 
 def worked_modules(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / "code" / "worked").glob("*.py") if p.stem != "__init__")
-
-
-def module_imports(root: Path) -> dict[str, set[str]]:
-    """For each worked module, the worked modules it imports directly."""
-    modules = set(worked_modules(root))
-    graph = {}
-    for name in modules:
-        tree = ast.parse((root / "code" / "worked" / f"{name}.py").read_text(encoding="utf-8"))
-        found = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level == 1 or base == "worked":
-                    if base and base != "worked":
-                        found.add(base)
-                    else:
-                        found.update(a.name for a in node.names)
-                elif base.startswith("worked."):
-                    found.add(base.split(".")[1])
-            elif isinstance(node, ast.Import):
-                found.update(a.name.split(".")[1] for a in node.names
-                             if a.name.startswith("worked."))
-        graph[name] = found & modules - {name}
-    return graph
-
-
-def chapter_imports(chapter: Path) -> set[str]:
-    """The worked modules a chapter imports in its code (read from its source text)."""
-    found = set()
-    for match in CHAPTER_IMPORT.finditer(chapter.read_text(encoding="utf-8")):
-        if match[1] or match[2]:
-            found.add(match[1] or match[2])
-        else:
-            found.update(n.strip() for n in match[3].split(",") if n.strip())
-    return found
+    return worked_book.worked_modules(root / "code" / "worked")
 
 
 def dependent_chapters(root: Path, module: str) -> list[str]:
     """Chapters (book/X.md, in table-of-contents order) that import ``module`` directly or
-    through other worked modules."""
-    graph = module_imports(root)
-    users, changed = {module}, True
-    while changed:  # every module whose import closure reaches ``module``
-        changed = False
-        for name, deps in graph.items():
-            if name not in users and deps & users:
-                users.add(name)
-                changed = True
+    through other worked modules (the import graph the build's execution cache uses)."""
+    graph = worked_book.module_imports(root / "code" / "worked")
     return [c.relative_to(root).as_posix() for c in chapters_in_order(root)
-            if chapter_imports(c) & users]
+            if module in worked_book.closure(
+                worked_book.chapter_imports(c.read_text(encoding="utf-8")), graph)]
 
 
 def chapters_in_order(root: Path) -> list[Path]:

@@ -144,3 +144,4 @@ def test_dependent_chapters_follow_imports_between_modules(project):
     (project / "book" / "unrelated.md").write_text("from worked.cube import cube\n")
     assert mutate.dependent_chapters(project, "square") == ["book/chapter.md", "book/other.md"]
     assert mutate.dependent_chapters(project, "room") == ["book/other.md"]
+    assert mutate.dependent_chapters(project, "cube") == []  # not a module of the project
