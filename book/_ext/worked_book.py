@@ -111,7 +111,10 @@ def add_code_key(app, docname, source):
     matter (so that jupyter-cache, which hashes the kernelspec, misses when it changes)."""
     key = code_key(source[0], Path(app.srcdir) / app.config.worked_code_dir)
     app.env.worked_code_keys[docname] = key
-    if key:
+    if key and not KERNELSPEC.match(source[0]):
+        logger.warning(f"{docname}: imports worked but has no kernelspec in its front matter, "
+                       "so the execution cache cannot follow changes to worked")
+    elif key:
         source[0] = KERNELSPEC.sub(lambda m: f"{m[1]}  {KEY_FIELD}: {key}\n", source[0], count=1)
 
 
