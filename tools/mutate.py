@@ -1,6 +1,6 @@
 """The mutation suite: every check of the book must be able to fail.
 
-    .venv/bin/python tools/mutate.py [--only WORD] [--jobs 2] [--timeout 900]
+    .venv/bin/python tools/mutate.py [--only WORD] [--jobs 2] [--timeout 900] [--baseline]
     make mutate [ONLY=WORD]
 
 Reads every ``book/mutants/*.yml``: a list of mutants, each with ``problem:`` (an id of
@@ -22,6 +22,8 @@ once, and a mutant that hits the time limit, are errors. One line per mutant, th
 rate; the exit status is 0 only when every mutant is killed, every solved problem of
 ``book/problems.yml`` has a mutant and every ``worked`` module is the ``file`` of one.
 Mutants run in parallel (``--jobs``), each kernel and test run on one thread.
+``--baseline`` runs the same checks on scratch copies without the replacements (once per
+mutated file), which must all pass: a check that fails there would kill its mutants falsely.
 """
 from __future__ import annotations
 
@@ -191,7 +193,8 @@ def checks_for(root: Path, mutant: Mutant) -> list[tuple[str, str]]:
     return checks + [("chapter", c) for c in dependent_chapters(root, module)]
 
 
-def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float) -> Outcome:
+def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float,
+               baseline: bool = False) -> Outcome:
     start = time.perf_counter()
 
     def done(status, detail):
@@ -204,7 +207,9 @@ def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float) -> 
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         scratch = Path(tmp)
         scratch_copy(root, files, scratch)
-        (scratch / mutant.file).write_text(text.replace(mutant.find, mutant.replace), encoding="utf-8")
+        if not baseline:
+            (scratch / mutant.file).write_text(text.replace(mutant.find, mutant.replace),
+                                               encoding="utf-8")
         env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(scratch / "code"),
                "PYTHONDONTWRITEBYTECODE": "1"}
         checks = checks_for(scratch, mutant)
@@ -230,6 +235,18 @@ def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float) -> 
         return done("SURVIVED", "every check passed: " + ", ".join(t for _, t in checks))
 
 
+def run_baseline(root: Path, files: list[str], mutants: list[Mutant], args) -> int:
+    """Without mutants, every check that a mutant would re-execute passes (once per file)."""
+    firsts = list({m.file: m for m in mutants}.values())
+    print(f"baseline: the checks of {len(firsts)} mutated files, without mutants", flush=True)
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        outcomes = list(pool.map(lambda m: run_mutant(root, files, m, args.timeout, True), firsts))
+    for o in outcomes:
+        status = {"SURVIVED": "PASSES", "KILLED": "FAILS"}.get(o.status, o.status)
+        print(f"{o.mutant.file:<32} {status:<8} {o.seconds:6.1f} s  {o.detail}")
+    return 0 if outcomes and all(o.status == "SURVIVED" for o in outcomes) else 1
+
+
 def select(mutants: list[Mutant], only: str | None) -> list[Mutant]:
     if not only:
         return mutants
@@ -246,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(space- or comma-separated; a problem id may be a prefix)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per mutant")
+    parser.add_argument("--baseline", action="store_true",
+                        help="run the checks of the mutated files without the mutants; all must pass")
     args = parser.parse_args(argv)
     root = args.root.resolve()
 
@@ -255,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only and not chosen:
         errors.append(f"no mutant matches {args.only!r}")
     files = tracked_files(root)
+    if args.baseline:
+        return run_baseline(root, files, chosen, args)
     print(f"{len(chosen)} mutants from {root / 'book' / 'mutants'}, {args.jobs} at a time", flush=True)
     started = time.perf_counter()
     outcomes = []

@@ -114,6 +114,19 @@ def test_unit_tests_run_first_and_a_full_kill_passes(project):
     assert code == 0 and set(lines_of(out)) == {"module:square#1"}, out
 
 
+def test_the_baseline_runs_the_same_checks_without_the_mutants(project):
+    write_mutants(project, [
+        mutant("code/worked/square.py", "x * x", "x * x + 1", module="square"),
+        mutant("book/chapter.md", "area = 3 * 3", "area = 3 + 3", problem="demo-q1"),
+    ])
+    code, out = run(project, "--baseline")
+    assert code == 0, out
+    assert "every check passed: code/tests/test_square.py, book/chapter.md" in out
+    (project / "book" / "chapter.md").write_text(CHAPTER.replace("area = 3 * 3", "area = 3 * 3 + 1"))
+    code, out = run(project, "--baseline", "--only", "chapter")
+    assert code == 1 and "FAILS" in out and "code cell 1" in out, out
+
+
 def test_every_solved_problem_and_module_needs_a_mutant(project):
     (project / "code" / "worked" / "cube.py").write_text("def cube(x):\n    return x ** 3\n")
     write_mutants(project, [mutant("code/worked/square.py", "x * x", "x", module="square"),
