@@ -11,6 +11,7 @@ line of the error names the failing code cell (counted from 1) and its exception
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", type=Path)
     parser.add_argument("--timeout", type=int, default=900)
     args = parser.parse_args(argv)
+    # On SIGTERM (e.g. the mutation suite's time limit) unwind, so that the client shuts the
+    # kernel down: it runs in a session of its own and would outlive a killed process group.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ok, error, seconds = execute(args.chapter, args.timeout)
     if not ok:
         print(error, file=sys.stderr)

@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import worked_book  # noqa: E402  (the build's extension: the import graph of worked)
 
 KEYS = {"file", "find", "replace", "why"}
+RUNNING: set[subprocess.Popen] = set()  # process groups to end if the run is interrupted
+RUNNING_LOCK = threading.Lock()
+STOPPING = threading.Event()  # set on interruption: start no further check
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -166,15 +170,46 @@ def scratch_copy(root: Path, files: list[str], where: Path) -> None:
 
 def run_group(cmd: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str]:
     """Run ``cmd`` in its own process group (a kernel is its grandchild); None on time-out."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    with RUNNING_LOCK:
+        if STOPPING.is_set():
+            return None, "interrupted"
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        RUNNING.add(proc)
     try:
         out, _ = proc.communicate(timeout=max(timeout, 1))
         return proc.returncode, out
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc)
         out, _ = proc.communicate()
         return None, out
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(proc)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group (execute_chapter then shuts its kernel down, which runs in
+    a session of its own), SIGKILL after 10 s."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def end_running(*_) -> None:
+    """End the process groups still running: on Ctrl-C they would not get the signal, being
+    in sessions of their own."""
+    with RUNNING_LOCK:
+        STOPPING.set()
+        running = list(RUNNING)
+    for proc in running:
+        stop_group(proc)
 
 
 def failed_test(output: str) -> str:
@@ -221,8 +256,9 @@ def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float,
                 cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider",
                        target]
             else:
+                # the kernel's cell time limit comes after ours: a time-out is not a kill
                 cmd = [sys.executable, str(ROOT / "tools" / "execute_chapter.py"), target,
-                       "--timeout", str(int(max(left, 1)))]
+                       "--timeout", str(int(left) + 120)]
             code, output = run_group(cmd, scratch, env, left)
             if code is None:
                 return done("ERROR", f"time limit of {timeout:.0f} s reached in {target}")
@@ -267,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the checks of the mutated files without the mutants; all must pass")
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends the run as Ctrl-C
 
     mutants, errors = load_mutants(root)
     errors += coverage_errors(root, mutants)
@@ -279,12 +316,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(chosen)} mutants from {root / 'book' / 'mutants'}, {args.jobs} at a time", flush=True)
     started = time.perf_counter()
     outcomes = []
-    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        futures = [pool.submit(run_mutant, root, files, m, args.timeout) for m in chosen]
+    pool = ThreadPoolExecutor(max_workers=max(args.jobs, 1))
+    futures = [pool.submit(run_mutant, root, files, m, args.timeout) for m in chosen]
+    try:
         for future in futures:
             outcome = future.result()
             print(outcome.line(), flush=True)
             outcomes.append(outcome)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        end_running()
+        print("interrupted: the running checks were ended", file=sys.stderr)
+        return 130
+    pool.shutdown()
     killed = sum(o.status == "KILLED" for o in outcomes)
     rate = 100 * killed / len(outcomes) if outcomes else 0.0
     print(f"\nkill rate: {killed}/{len(outcomes)} = {rate:.1f}% in "
