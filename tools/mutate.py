@@ -212,9 +212,10 @@ def end_running(*_) -> None:
         stop_group(proc)
 
 
-def failed_test(output: str) -> str:
+def failed_test(output: str) -> str | None:
+    """The first test that failed (or errored, e.g. in collection) in pytest -rfE output."""
     match = re.search(r"^FAILED (\S+)", output, re.M) or re.search(r"^ERROR (\S+)", output, re.M)
-    return match[1] if match else (output.strip().splitlines() or ["pytest failed"])[-1]
+    return match[1] if match else None
 
 
 def checks_for(root: Path, mutant: Mutant) -> list[tuple[str, str]]:
@@ -262,12 +263,19 @@ def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float,
             code, output = run_group(cmd, scratch, env, left)
             if code is None:
                 return done("ERROR", f"time limit of {timeout:.0f} s reached in {target}")
-            if code != 0:
-                if kind == "tests":
-                    return done("KILLED", f"by {failed_test(output)}")
-                first = next((x for x in output.splitlines() if x.startswith("code cell")),
-                             output.strip().splitlines()[-1] if output.strip() else "")
-                return done("KILLED", f"by {target} {first}")
+            if code == 0:
+                continue
+            # only a failing test or cell kills; a crash of the runner itself is an error
+            last = output.strip().splitlines()[-1] if output.strip() else f"exit status {code}"
+            if kind == "tests":
+                failed = failed_test(output)
+                if failed is None:  # pytest exit 2-5 without a failed test: interrupted, none
+                    return done("ERROR", f"pytest {target} did not run: {last}")
+                return done("KILLED", f"by {failed}")
+            cell = next((x for x in output.splitlines() if x.startswith("code cell")), None)
+            if cell is None:
+                return done("ERROR", f"{target} stopped without a cell error: {last}")
+            return done("KILLED", f"by {target} {cell}")
         return done("SURVIVED", "every check passed: " + ", ".join(t for _, t in checks))
 
 

@@ -104,14 +104,16 @@ def test_unit_tests_run_first_and_a_full_kill_passes(project):
     write_mutants(project, [
         mutant("book/chapter.md", "area = 3 * 3", "area = 3 + 3", problem="demo-q1"),
         mutant("code/worked/square.py", "x * x", "x * x + 1", module="square"),
+        mutant("code/worked/square.py", "def square", "def squared", module="square"),
     ])
     code, out = run(project)
     assert code == 0, out
     assert "by code/tests/test_square.py::test_square_of_two" in lines_of(out)["module:square#1"]
-    assert "kill rate: 2/2 = 100.0%" in out
+    assert "by code/tests/test_square.py" in lines_of(out)["module:square#2"]  # import error
+    assert "kill rate: 3/3 = 100.0%" in out
     assert (project / "code" / "worked" / "square.py").read_text() == MODULE  # scratch copy only
     code, out = run(project, "--only", "square")
-    assert code == 0 and set(lines_of(out)) == {"module:square#1"}, out
+    assert code == 0 and set(lines_of(out)) == {"module:square#1", "module:square#2"}, out
 
 
 def test_the_baseline_runs_the_same_checks_without_the_mutants(project):
@@ -125,6 +127,14 @@ def test_the_baseline_runs_the_same_checks_without_the_mutants(project):
     (project / "book" / "chapter.md").write_text(CHAPTER.replace("area = 3 * 3", "area = 3 * 3 + 1"))
     code, out = run(project, "--baseline", "--only", "chapter")
     assert code == 1 and "FAILS" in out and "code cell 1" in out, out
+
+
+def test_a_time_out_is_an_error_not_a_kill(project):
+    write_mutants(project, [mutant("book/chapter.md", "area = 3 * 3",
+                                   "import time; time.sleep(600); area = 9", problem="demo-q1")])
+    code, out = run(project, "--timeout", "20")
+    assert code == 1 and "ERROR" in lines_of(out)["demo-q1#1"], out
+    assert "time limit of 20 s reached in book/chapter.md" in out and "kill rate: 0/1" in out
 
 
 def test_every_solved_problem_and_module_needs_a_mutant(project):
