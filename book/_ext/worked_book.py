@@ -94,15 +94,17 @@ def closure(modules, graph):
 
 
 def code_key(text, code_dir, graph=None):
-    """A hash of the ``worked`` modules that a chapter's text imports, transitively (of their
-    names and contents); "" when it imports none."""
+    """A hash of the ``worked`` modules that a chapter's text imports, transitively, and of the
+    package's ``__init__`` (names and contents); "" when it imports none."""
     graph = module_imports(code_dir) if graph is None else graph
     used = sorted(closure(chapter_imports(text), graph))
     if not used:
         return ""
     digest = hashlib.sha256()
-    for name in used:
-        digest.update(name.encode() + b"\0" + (Path(code_dir) / f"{name}.py").read_bytes() + b"\0")
+    for name in ["__init__", *used]:  # __init__ runs on every import of the package
+        path = Path(code_dir) / f"{name}.py"
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

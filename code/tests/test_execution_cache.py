@@ -63,6 +63,9 @@ def test_the_key_follows_imports_between_modules(code_dir):
     assert worked_book.code_key(chapter, code_dir) == key  # not imported: same key
     (code_dir / "base.py").write_text("VALUE = 3\n")  # imported through middle
     assert worked_book.code_key(chapter, code_dir) != key
+    key = worked_book.code_key(chapter, code_dir)
+    (code_dir / "__init__.py").write_text("from .base import VALUE\n")  # the package itself
+    assert worked_book.code_key(chapter, code_dir) != key
 
 
 def test_the_key_is_written_into_the_kernelspec_only():
