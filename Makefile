@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 BUILD  := $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 PORT   ?= 8000
 
-.PHONY: book test serve bench linkcheck clean
+.PHONY: book test mutate serve bench linkcheck clean
 
 $(STAMP): requirements.txt code/pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ book: $(STAMP)
 
 test: book
 	$(PY) -m pytest -rs code/tests
+
+# The mutation suite (tools/mutate.py): apply each mutant of book/mutants/*.yml to a scratch copy,
+# re-execute what depends on it, and require a failure. ONLY=dropout (a chapter, module or
+# problem id) runs a subset; BASELINE=1 runs the same checks without the mutants (all must pass).
+# CI runs `make test` first: the baseline of the whole book.
+mutate: $(STAMP)
+	$(PY) tools/mutate.py $(if $(ONLY),--only "$(ONLY)") $(if $(BASELINE),--baseline)
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)

@@ -5,11 +5,13 @@
 Reads the chapter as myst-nb does (the same converter the build uses), runs its code cells
 in order with the working directory the build uses (book/), and stops at the first failing
 cell: exit status 1 and the cell's error on stderr. Exit status 0 when every cell ran.
-Use it to check one chapter quickly, or a mutant (the mutation suite uses it).
+Use it to check one chapter quickly, or a mutant (the mutation suite uses it). The first
+line of the error names the failing code cell (counted from 1) and its exception.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,8 +26,22 @@ def read_chapter(path: Path) -> nbformat.NotebookNode:
     return read_myst_markdown_notebook(path.read_text(encoding="utf-8"), path=str(path))
 
 
+def first_error(nb: nbformat.NotebookNode) -> str:
+    """"code cell N (`first line`): Name: message" for the first code cell with an error."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                line = next((x for x in cell.source.splitlines() if x.strip()), "")
+                message = str(output.get("evalue", "")).strip().splitlines()
+                detail = f'{output.get("ename", "Error")}: {message[0] if message else ""}'
+                return f"code cell {number} (`{line.strip()[:60]}`): {detail}"
+    return "a cell failed"
+
+
 def execute(path: Path, timeout: int = 900) -> tuple[bool, str, float]:
-    """Run the chapter; return (ok, error text, seconds)."""
+    """Run the chapter; return (ok, error text, seconds). The error text's first line is
+    ``first_error``'s summary, then the full traceback."""
     nb = read_chapter(path)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3",
@@ -35,7 +51,7 @@ def execute(path: Path, timeout: int = 900) -> tuple[bool, str, float]:
     try:
         client.execute()
     except CellExecutionError as err:
-        return False, str(err), time.perf_counter() - start
+        return False, f"{first_error(nb)}\n{err}", time.perf_counter() - start
     return True, "", time.perf_counter() - start
 
 
@@ -44,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", type=Path)
     parser.add_argument("--timeout", type=int, default=900)
     args = parser.parse_args(argv)
+    # On SIGTERM (e.g. the mutation suite's time limit) unwind, so that the client shuts the
+    # kernel down: it runs in a session of its own and would outlive a killed process group.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ok, error, seconds = execute(args.chapter, args.timeout)
     if not ok:
         print(error, file=sys.stderr)

@@ -30,24 +30,31 @@ logger = logging.getLogger(__name__)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _read(path: str, md_config, nb_config):
+def _source(app: Sphinx, docname: str, path: str) -> str:
+    """The chapter's text as Sphinx hands it to myst-nb: after the `source-read` handlers (the
+    book's extension writes the chapter's `worked` code key into its kernelspec there)."""
+    source = [Path(path).read_text(encoding="utf-8")]
+    app.events.emit("source-read", docname, source)
+    return source[0]
+
+
+def _read(path: str, md_config, nb_config, text: str):
     """The notebook exactly as myst-nb reads it (the cache key is computed from it)."""
     from myst_nb.core.read import create_nb_reader
 
-    text = Path(path).read_text(encoding="utf-8")
     reader = create_nb_reader(path, md_config, nb_config, text)
     if reader is None:
         return None, None
     return reader.read(text), reader.read_fmt
 
 
-def _execute(path: str, md_config, nb_config) -> tuple[str, object, float, str | None]:
+def _execute(path: str, md_config, nb_config, text: str) -> tuple[str, object, float, str | None]:
     """Worker: execute one chapter in a fresh kernel; (path, notebook, seconds, error)."""
     from jupyter_cache.executors.utils import single_nb_execution
 
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
-    notebook, _ = _read(path, md_config, nb_config)
+    notebook, _ = _read(path, md_config, nb_config, text)
     result = single_nb_execution(
         notebook,
         cwd=str(Path(path).parent),
@@ -72,9 +79,11 @@ def pre_execute(app: Sphinx, env, docnames: list[str]) -> None:
     cache = get_cache(nb_config.execution_cache_path)
     md_config = env.myst_config
     jobs = []
+    texts = {}
     for docname in sorted(docnames):
         path = str(env.doc2path(docname))
-        notebook, _ = _read(path, md_config, nb_config)
+        texts[path] = _source(app, docname, path)
+        notebook, _ = _read(path, md_config, nb_config, texts[path])
         if notebook is None or not _has_code(notebook):
             continue
         try:
@@ -93,10 +102,10 @@ def pre_execute(app: Sphinx, env, docnames: list[str]) -> None:
     logger.info(f"parallel_execute: executing {len(jobs)} chapter(s), {workers} at a time")
     failures = []
     start = time.perf_counter()
-    read_fmts = {path: _read(path, md_config, nb_config)[1] for _, path in jobs}
+    read_fmts = {path: _read(path, md_config, nb_config, texts[path])[1] for _, path in jobs}
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         futures = {
-            pool.submit(_execute, path, md_config, nb_config): docname
+            pool.submit(_execute, path, md_config, nb_config, texts[path]): docname
             for docname, path in jobs
         }
         for future in as_completed(futures):
@@ -153,6 +162,6 @@ def check_cache_used(app: Sphinx, env) -> list[str]:
 def setup(app: Sphinx) -> dict:
     app.add_config_value("worked_execute_workers", 0, "env", [int])
     app.add_config_value("worked_execute_first", [], "env", [list])
-    app.connect("env-before-read-docs", pre_execute)
+    app.connect("env-before-read-docs", pre_execute, priority=900)  # after the book's init_env
     app.connect("env-updated", check_cache_used)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

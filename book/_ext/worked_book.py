@@ -5,6 +5,7 @@
 - The chapter-template check: every problem of the data file must be a section label exactly
   once; a solved one must hold every part of the template, an unsolved one a placeholder.
   Violations are warnings, which the strict build (``-W``) turns into errors.
+  A solved problem also needs a mutant in ``worked_mutants_dir`` (``make mutate``).
 - Stable addresses: every problem gets ``p/<ID>.html`` (a sphinx-reredirects page to its current
   ``chapter.html#ID``), shown next to its heading ("Link to this problem", with a copy button)
   and on the problem index, so a link pasted into a syllabus survives moving the problem to
@@ -14,9 +15,15 @@
   Jupyter Book's root ``index.html`` redirect lacks a doctype and title; both are fixed here.
 - Notebook downloads: each executed chapter is offered as ``_sources/<page>.ipynb``; when it
   imports ``worked``, a first cell installs the package from ``worked_install_spec`` if missing.
+- A change to ``worked`` re-executes the chapters that use it: a chapter's key is the hash of
+  the ``worked`` modules it imports, directly or through other modules (``worked_code_dir``).
+  Sphinx re-reads a chapter whose key changed (``env-get-outdated``), and the key is written
+  into the chapter's kernelspec metadata, which jupyter-cache hashes with the code cells, so
+  the execution cache misses too. (jupyter-cache alone keys a chapter on its own cells only.)
 """
 
 import ast
+import hashlib
 import html
 import json
 import posixpath
@@ -36,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 ASSERT_LINE = re.compile(r"^\s*(assert\b|np\.testing\.assert_|torch\.testing\.assert_)", re.M)
 IMPORTS_WORKED = re.compile(r"^\s*(from|import)\s+worked\b", re.M)
+WORKED_IMPORT = re.compile(
+    r"^\s*(?:from\s+worked\.(\w+)\s+import|import\s+worked\.(\w+)"
+    r"|from\s+worked\s+import\s+\(?([\w,\s]+)\)?)", re.M)
+KERNELSPEC = re.compile(r"\A(---\n(?:(?!---).*\n)*?kernelspec:[ \t]*\n)")
+KEY_FIELD = "worked_code"
 RESULT_NODES = ("theorem_node", "proposition_node", "lemma_node", "corollary_node")
 STABLE_DIR = "p"  # problems' stable addresses: p/<ID>.html
 INSTALL_CELL = """\
@@ -45,6 +57,104 @@ import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("worked") is None:
     spec = os.environ.get("WORKED_INSTALL_SPEC", {spec!r})
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", spec])"""
+
+
+def worked_modules(code_dir):
+    """The modules of the package ``worked`` (without ``__init__``)."""
+    return sorted(p.stem for p in Path(code_dir).glob("*.py") if p.stem != "__init__")
+
+
+def module_imports(code_dir):
+    """For each ``worked`` module, the ``worked`` modules it imports directly."""
+    modules = set(worked_modules(code_dir))
+    graph = {}
+    for name in modules:
+        found = set()
+        for node in ast.walk(ast.parse((Path(code_dir) / f"{name}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level == 1 or base == "worked":
+                    found.update([base] if base and base != "worked" else [a.name for a in node.names])
+                elif base.startswith("worked."):
+                    found.add(base.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("worked."))
+        graph[name] = found & modules - {name}
+    return graph
+
+
+def chapter_imports(text):
+    """The ``worked`` modules a chapter's source text imports."""
+    found = set()
+    for match in WORKED_IMPORT.finditer(text):
+        if match[1] or match[2]:
+            found.add(match[1] or match[2])
+        else:
+            found.update(n.strip() for n in match[3].split(",") if n.strip())
+    return found
+
+
+def closure(modules, graph):
+    """``modules`` and every ``worked`` module they import, transitively."""
+    todo, seen = list(modules), set()
+    while todo:
+        name = todo.pop()
+        if name in graph and name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+def code_key(text, code_dir, graph=None):
+    """A hash of the ``worked`` modules that a chapter's text imports, transitively, and of the
+    package's ``__init__`` (names and contents); "" when it imports none."""
+    graph = module_imports(code_dir) if graph is None else graph
+    used = sorted(closure(chapter_imports(text), graph))
+    if not used:
+        return ""
+    digest = hashlib.sha256()
+    for name in ["__init__", *used]:  # __init__ runs on every import of the package
+        path = Path(code_dir) / f"{name}.py"
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def add_code_key(app, docname, source):
+    """On reading a chapter: note its key, and write it into the kernelspec of its front
+    matter (so that jupyter-cache, which hashes the kernelspec, misses when it changes)."""
+    key = code_key(source[0], Path(app.srcdir) / app.config.worked_code_dir)
+    app.env.worked_code_keys[docname] = key
+    if key and not KERNELSPEC.match(source[0]):
+        logger.warning(f"{docname}: imports worked but has no kernelspec in its front matter, "
+                       "so the execution cache cannot follow changes to worked")
+    elif key:
+        source[0] = KERNELSPEC.sub(lambda m: f"{m[1]}  {KEY_FIELD}: {key}\n", source[0], count=1)
+
+
+def outdated_by_code(app, env, added, changed, removed):
+    """Chapters whose ``worked`` modules changed since they were read (Sphinx would not even
+    re-read them: their own source is unchanged)."""
+    code_dir = Path(app.srcdir) / app.config.worked_code_dir
+    graph = module_imports(code_dir) if code_dir.is_dir() else {}
+    stale = []
+    for docname, key in getattr(env, "worked_code_keys", {}).items():
+        if docname in changed or docname in removed or docname not in env.found_docs:
+            continue
+        text = Path(env.doc2path(docname)).read_text(encoding="utf-8")
+        if code_key(text, code_dir, graph) != key:
+            stale.append(docname)
+    return stale
+
+
+def mutated_problems(app):
+    """Problem ids that have a mutant in ``worked_mutants_dir``/*.yml."""
+    found = set()
+    for path in sorted((Path(app.srcdir) / app.config.worked_mutants_dir).glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            if isinstance(entry, dict) and "problem" in entry:
+                found.add(entry["problem"])
+    return found
 
 
 def load_problems(app):
@@ -255,12 +365,15 @@ def fold_code(section, config):
 
 def purge(app, env, docname):
     env.worked_problem_sections.pop(docname, None)
+    env.worked_code_keys.pop(docname, None)
     env.worked_notebook_pages.discard(docname)
 
 
 def merge(app, env, docnames, other):
     for docname in docnames:
         env.worked_problem_sections[docname] = other.worked_problem_sections.get(docname, {})
+        if docname in other.worked_code_keys:
+            env.worked_code_keys[docname] = other.worked_code_keys[docname]
     env.worked_notebook_pages |= other.worked_notebook_pages & set(docnames)
 
 
@@ -268,6 +381,8 @@ def init_env(app, env, docnames):
     if not hasattr(env, "worked_problem_sections"):
         env.worked_problem_sections = {}
         env.worked_notebook_pages = set()
+    if not hasattr(env, "worked_code_keys"):
+        env.worked_code_keys = {}
 
 
 def check_template(app, env):
@@ -276,6 +391,7 @@ def check_template(app, env):
     for docname, labels in env.worked_problem_sections.items():
         for label, sections in labels.items():
             where.setdefault(label, []).extend((docname, parts) for parts in sections)
+    mutated = mutated_problems(app)
     for p in load_problems(app):
         found = where.get(p["id"], [])
         if len(found) != 1:
@@ -302,6 +418,9 @@ def check_template(app, env):
             logger.warning(f'problem {p["id"]} ({docname}) is marked solved but lacks {what}')
         if "placeholder" in parts:
             logger.warning(f'problem {p["id"]} ({docname}) is marked solved but still has its placeholder')
+        if p["id"] not in mutated:
+            logger.warning(f'problem {p["id"]} ({docname}) is marked solved but has no mutant in '
+                           f'{app.config.worked_mutants_dir}/*.yml (see README, make mutate)')
 
 
 def problem_pages(env):
@@ -497,6 +616,7 @@ def downloadable_notebook(executed, install_spec, cache_path, docdir):
     nb = nbformat.read(executed, as_version=4)
     if Path(cache_path).exists():
         _, nb = get_cache(cache_path).merge_match_into_notebook(nb)
+    nb.metadata.get("kernelspec", {}).pop(KEY_FIELD, None)  # the build's cache key, not for readers
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = myst_to_markdown(cell.source, docdir)
@@ -572,8 +692,12 @@ def setup(app):
     app.add_config_value("worked_install_spec", "", "env")
     app.add_config_value("worked_notebooks_branch", "notebooks", "html")
     app.add_config_value("worked_fold_code", False, "env")
+    app.add_config_value("worked_mutants_dir", "book/mutants", "env")
+    app.add_config_value("worked_code_dir", "code/worked", "env")
     app.add_directive("problem-index", ProblemIndex)
     app.connect("env-before-read-docs", init_env)
+    app.connect("env-get-outdated", outdated_by_code)
+    app.connect("source-read", add_code_key)
     app.connect("doctree-read", title_folded_proofs)
     app.connect("doctree-read", record_problem_sections)
     app.connect("env-purge-doc", purge)

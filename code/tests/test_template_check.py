@@ -1,9 +1,9 @@
 """Build tests of the chapter-template check (book/_ext/worked_book.py) on a one-page book.
 
-A problem marked solved must have every part of the template, a problem with a wrong source
-answer must also have "Common mistakes" with an executed check, an unsolved one must be a
-placeholder, and every problem must be a section label exactly once; otherwise the strict
-build fails and says why. Execution is off here: the check looks at the cells' source.
+A problem marked solved must have every part of the template and a mutant (book/mutants/*.yml,
+for `make mutate`), a problem with a wrong source answer must also have "Common mistakes" with
+an executed check, an unsolved one must be a placeholder, and every problem must be a section
+label exactly once; otherwise the strict build fails and says why. Execution is off here: the check looks at the cells' source.
 """
 
 import subprocess
@@ -28,6 +28,7 @@ sphinx:
     worked_book: {ROOT / "book" / "_ext"}
   config:
     worked_problems_file: problems.yml
+    worked_mutants_dir: mutants
 """
 PROBLEMS = """\
 sources:
@@ -57,11 +58,20 @@ PARTS = {
     "assertion": "```{code-cell} ipython3\nassert 1 + 1 == 2\n```\n",
     "mistakes": "### Common mistakes\n\nA wrong answer.\n\n```{code-cell} ipython3\nassert 1 + 1 != 3\n```\n",
 }
+MUTANTS = """\
+- problem: demo-q1
+  file: chapter.md
+  find: "assert 1 + 1 == 2"
+  replace: "assert 1 + 1 == 3"
+  why: "a wrong sum"
+"""
 PLACEHOLDER = ":::{admonition} Not solved yet\n:class: unsolved\nLater.\n:::\n"
 
 
-def build(tmp_path, page, config=CONFIG):
+def build(tmp_path, page, config=CONFIG, mutants=MUTANTS):
     (tmp_path / "_config.yml").write_text(config)
+    (tmp_path / "mutants").mkdir(exist_ok=True)
+    (tmp_path / "mutants" / "chapter.yml").write_text(mutants)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
     (tmp_path / "problems.yml").write_text(PROBLEMS)
     (tmp_path / "chapter.md").write_text(page)
@@ -85,6 +95,13 @@ def chapter(q1_parts, q2=PLACEHOLDER, q1_label="(demo-q1)=\n"):
 def test_a_solved_section_missing_a_part_fails_the_build(tmp_path, missing, message):
     code, log = build(tmp_path, chapter([p for p in PARTS if p != missing]))
     assert code != 0 and f"problem demo-q1 (chapter) is marked solved but {message}" in log
+
+
+@pytest.mark.parametrize("mutants", ["[]\n", MUTANTS.replace("demo-q1", "demo-q2")])
+def test_a_solved_problem_without_a_mutant_fails_the_build(tmp_path, mutants):
+    code, log = build(tmp_path, chapter(PARTS), mutants=mutants)
+    assert code != 0
+    assert "problem demo-q1 (chapter) is marked solved but has no mutant in mutants/*.yml" in log
 
 
 def test_a_problem_box_must_name_the_source_question(tmp_path):
