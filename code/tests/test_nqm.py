@@ -33,8 +33,17 @@ def test_steps_are_consistent_with_the_recursion():
     assert losses[t] <= 0.05 < losses[t - 1]
     assert steps_to_target(2.5, a, sigma2, 8, 1.0, 0.05) == np.inf       # diverges
     assert steps_to_target(0.5, a, sigma2, 8, 1.0, 0.01) == np.inf       # noise floor (0.021) above target
-    steps, eta = best_steps(a, sigma2, 8, 1.0, 0.05, np.linspace(0.1, 1.9, 19))
-    assert steps <= t and 0.1 <= eta <= 1.9
+    grid = np.linspace(0.1, 1.9, 19)
+    steps, eta = best_steps(a, sigma2, 8, 1.0, 0.05, grid)
+    by_brute_force = []  # first step below target, per grid point
+    for e in grid:
+        losses = (a * expected_sq(e, a, sigma2, 8, 1.0, 2000)).sum(axis=1) / 2
+        below = np.nonzero(losses <= 0.05)[0]
+        reached = len(below) and np.isfinite(losses).all()
+        by_brute_force.append(below[0] if reached else np.inf)
+    assert steps == min(by_brute_force)
+    assert steps == by_brute_force[list(grid).index(eta)]
+    assert steps < t  # eta = 0.5 is not the best step here
 
 
 @settings(max_examples=50)

@@ -1,7 +1,8 @@
 """The noisy quadratic model (NQM) of Zhang et al. (2019), CSC413 A3 Q2.1.
 
-Loss L(w) = sum_i a_i w_i^2 / 2 over independent coordinates (curvatures a_i > 0). A minibatch
-of size B gives the gradient a_i w_i + xi_i with xi_i ~ N(0, sigma2_i / B). SGD with step
+Loss L(w) = sum_i a_i w_i^2 / 2 over independent coordinates (curvatures a_i > 0). One
+gradient query returns a_i w_i + eps_i with eps_i ~ N(0, sigma2_i); a minibatch averages B
+independent queries, so its noise has variance sigma2_i / B. SGD with step
 ``eta`` (a number, or one per coordinate for a preconditioned optimizer) makes each coordinate a
 linear recursion, so the expected squared weights follow exactly
 
@@ -70,10 +71,14 @@ def best_steps(a, sigma2, B, w0sq, target, etas):
 
 def simulate(eta, a, sigma2, B, w0, steps, runs, rng):
     """Monte Carlo SGD on the NQM: the squared weights of ``runs`` independent runs at every
-    step, shape (steps + 1, runs, d). The minibatch noise is drawn with its variance sigma2/B."""
+    step, shape (steps + 1, runs, d). Each step queries B per-example gradients
+    a w + eps_j, eps_j ~ N(0, sigma2) independent, and averages them (the minibatch
+    gradient), so the variance sigma2 / B of the recursion is a consequence, not an input."""
     w = np.broadcast_to(np.asarray(w0, dtype=float), (runs, np.size(a))).copy()
     out = [w**2]
     for _ in range(steps):
-        w = w - eta * (a * w + rng.normal(size=w.shape) * np.sqrt(sigma2 / B))
+        eps = rng.normal(size=(B, *w.shape)) * np.sqrt(sigma2)      # (B, runs, d)
+        per_example = a * w + eps
+        w = w - eta * per_example.mean(axis=0)
         out.append(w**2)
     return np.array(out)
