@@ -180,8 +180,9 @@ def test_operation_and_storage_counts(N, T):
     log_P = np.log(P)
     v = viterbi(log_P, T, 0)
     e = exhaustive_decode(markov_lm(log_P), T, 0, N)
-    # viterbi: T steps of N x N candidate scores; stores T x N backpointers, N x N step scores
-    # and N entries of delta.
+    # viterbi counts the arrays it creates during the run; the derivation (book section
+    # ift6135-a2-q2-2-e) says T steps of N x N candidate scores, and a peak of T x N
+    # backpointers, N x N step scores and N entries of delta.
     assert v.ops == T * N**2
     assert v.stored == T * N + N * N + N
     # exhaustive: N**T sequences of T additions; stores current and best sequence (T words
