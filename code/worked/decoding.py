@@ -45,16 +45,23 @@ def sequence_log_prob(next_log_probs, words, bos):
 def exhaustive_decode(next_log_probs, T, bos, N):
     """The most likely w_1..w_T by scoring all N**T sequences (ties: first in lexicographic order).
 
-    Each sequence is scored by the chain rule with T additions, so ops = T * N**T; only the
-    current and the best sequence with their scores are kept, so stored = 2 * (T + 1).
+    Both counts are measured during the run: ``ops`` is the number of log-probabilities looked
+    up and added (T per sequence by the chain rule, so T * N**T); ``stored`` is the peak of the
+    numbers held: the current and the best sequence, T words and a score each (2 * (T + 1)).
     """
-    best_words, best_score, ops = None, -np.inf, 0
+    best_words, best_score, ops, stored = None, -np.inf, 0, 0
+
+    def counted(prefix):  # one lookup, added to the running score by sequence_log_prob
+        nonlocal ops
+        ops += 1
+        return next_log_probs(prefix)
+
     for words in product(range(N), repeat=T):
-        score = sequence_log_prob(next_log_probs, words, bos)
-        ops += len(words)
+        score = sequence_log_prob(counted, words, bos)
         if best_words is None or score > best_score:
             best_words, best_score = words, score
-    return Decoded(best_words, best_score, ops, 2 * (T + 1))
+        stored = max(stored, (len(words) + 1) + (len(best_words) + 1))
+    return Decoded(best_words, best_score, ops, stored)
 
 
 def viterbi_step(log_delta, log_P):
@@ -117,17 +124,18 @@ def viterbi(log_P, T, bos):
 def greedy_decode(next_log_probs, T, bos):
     """w_t = argmax_j log p(w_t = j | w_{0:t-1}), one word at a time (first maximiser on ties).
 
-    ops = T * N scores; stored = the T words, their score and the N next-word scores.
+    Counted during the run: ops = the next-word scores examined (T * N); stored = the peak of
+    the words chosen so far, their score and the N next-word scores (T + 1 + N).
     """
-    prefix, total, ops, N = (bos,), 0.0, 0, 0
+    prefix, total, ops, stored = (bos,), 0.0, 0, 0
     for _ in range(T):
         log_probs = np.asarray(next_log_probs(prefix), dtype=float)
-        N = len(log_probs)
         w = int(log_probs.argmax())
         total += float(log_probs[w])
         prefix += (w,)
-        ops += N
-    return Decoded(prefix[1:], total, ops, T + 1 + N)
+        ops += log_probs.size
+        stored = max(stored, (len(prefix) - 1) + 1 + log_probs.size)
+    return Decoded(prefix[1:], total, ops, stored)
 
 
 def beam_search(next_log_probs, T, bos, B):
