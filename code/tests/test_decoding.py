@@ -180,14 +180,18 @@ def test_operation_and_storage_counts(N, T):
     log_P = np.log(P)
     v = viterbi(log_P, T, 0)
     e = exhaustive_decode(markov_lm(log_P), T, 0, N)
-    # viterbi: T steps of N x N candidate scores; stores T x N backpointers, N x N step scores
-    # and N entries of delta.
+    # viterbi counts the arrays it creates during the run; the derivation (book section
+    # ift6135-a2-q2-2-e) says T steps of N x N candidate scores, and a peak of T x N
+    # backpointers, N x N step scores and N entries of delta.
     assert v.ops == T * N**2
     assert v.stored == T * N + N * N + N
-    # exhaustive: N**T sequences of T additions; stores current and best sequence (T words
-    # plus a score each).
+    # exhaustive counts its lookups during the run; derived: N**T sequences of T additions,
+    # and the current and best sequence (T words plus a score each).
     assert e.ops == T * N**T
     assert e.stored == 2 * (T + 1)
+    # greedy: T steps of N next-word scores; keeps the T words, a score and one step's N scores.
+    g = greedy_decode(markov_lm(log_P), T, 0)
+    assert (g.ops, g.stored) == (T * N, T + 1 + N)
 
 
 def test_exhaustive_ties_break_to_first_in_lexicographic_order():
