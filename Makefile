@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 BUILD  := $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 PORT   ?= 8000
 
-.PHONY: book test mutate serve bench linkcheck clean
+.PHONY: book test unit mutate serve bench linkcheck clean
 
 $(STAMP): requirements.txt code/pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ book: $(STAMP)
 
 test: book
 	$(PY) -m pytest -rs code/tests
+
+# The unit tests of the package `worked` alone (code/tests/test_<module>.py): no build, a
+# minute or less; what to run while editing code/worked.
+UNIT := $(filter $(wildcard code/tests/test_*.py),$(patsubst code/worked/%.py,code/tests/test_%.py,$(wildcard code/worked/*.py)))
+unit: $(STAMP)
+	$(PY) -m pytest -q $(UNIT)
 
 # The mutation suite (tools/mutate.py): apply each mutant of book/mutants/*.yml to a scratch copy,
 # re-execute what depends on it, and require a failure. ONLY=dropout (a chapter, module or
