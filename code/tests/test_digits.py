@@ -58,3 +58,30 @@ def test_l2_penalty_and_noise_change_training_and_frozen_layers_stay_fixed():
         assert torch.equal(net[1].weight, first)                        # frozen layer untouched
     assert not np.allclose(results["plain"]["train"], results["l2"]["train"])
     assert not np.allclose(results["plain"]["train"], results["noise"]["train"])
+
+
+def test_augment_is_drawn_afresh_every_epoch_and_never_reaches_evaluation():
+    X, y = digits_tensors()
+    idx = np.arange(30)
+    draws = []
+
+    def identity(images, generator):
+        draws.append(torch.rand(1, generator=generator).item())
+        return images
+
+    histories = []
+    for options in ({}, dict(augment=identity)):
+        torch.manual_seed(0)
+        histories.append(train_classifier(mlp([64, 16, 10]), X[idx], y[idx], {}, epochs=5, seed=0,
+                                          **options))
+    assert len(draws) == 5 and len(set(draws)) == 5          # called once per epoch, fresh draws
+    np.testing.assert_array_equal(histories[0]["train"], histories[1]["train"])
+    # trained on blank images, with dropout: the reported losses are those of the network in
+    # eval mode (no dropout) on the clean images
+    torch.manual_seed(0)
+    net = mlp([64, 16, 10], dropout=0.5)
+    history = train_classifier(net, X[idx], y[idx], {}, epochs=5, seed=0,
+                               augment=lambda images, generator: torch.zeros_like(images))
+    with torch.no_grad():
+        clean = torch.nn.functional.cross_entropy(net.eval()(X[idx]), y[idx]).item()
+    assert abs(clean - history["train"][-1, 0]) < 1e-12

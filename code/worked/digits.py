@@ -35,11 +35,14 @@ def mlp(widths, dropout=0.0):
     return torch.nn.Sequential(*layers)
 
 
-def train_classifier(net, X, y, evaluate, epochs, lr=1e-2, l2=0.0, noise=0.0, seed=0):
+def train_classifier(net, X, y, evaluate, epochs, lr=1e-2, l2=0.0, noise=0.0, seed=0,
+                     augment=None):
     """Full-batch Adam on the cross-entropy of (X, y), plus l2 * (sum of squared weights of every
-    Linear layer, biases excluded) when l2 > 0. With noise > 0 the data are augmented: every
-    epoch trains on a fresh noisy copy X + noise * N(0, 1) of the images. After every epoch,
-    evaluates the network (in eval mode: no dropout, no noise) on (X, y) and on each named set of
+    Linear layer, biases excluded) when l2 > 0. The data can be augmented afresh every epoch:
+    ``augment(X, generator)`` (a label-preserving transform of the images, drawing its
+    randomness from the given torch.Generator) is applied first when given, then, with
+    noise > 0, Gaussian noise: the epoch trains on augment(X) + noise * N(0, 1). After every epoch,
+    evaluates the network (in eval mode: no dropout; clean images) on (X, y) and on each named set of
     ``evaluate`` = {name: (X_set, y_set)}; parameters with requires_grad False stay fixed.
 
     Returns {"train" and each name: array (epochs, 2) of (mean cross-entropy, accuracy)}."""
@@ -51,7 +54,9 @@ def train_classifier(net, X, y, evaluate, epochs, lr=1e-2, l2=0.0, noise=0.0, se
     history = {name: np.empty((epochs, 2)) for name in sets}
     for epoch in range(epochs):
         net.train()
-        inputs = X + noise * torch.randn(X.shape, generator=generator, dtype=X.dtype) if noise > 0 else X
+        inputs = augment(X, generator) if augment is not None else X
+        if noise > 0:
+            inputs = inputs + noise * torch.randn(X.shape, generator=generator, dtype=X.dtype)
         loss = torch.nn.functional.cross_entropy(net(inputs), y)
         if l2 > 0:
             loss = loss + l2 * sum((W**2).sum() for W in weights)
