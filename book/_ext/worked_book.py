@@ -448,6 +448,8 @@ def check_moved(app, env):
 def add_problem_redirects(app):
     """Before sphinx-reredirects writes its pages (html-collect-pages, priority 500): one
     redirect per problem, p/<ID>.html -> <its chapter>.html#<ID>."""
+    if "redirects" not in app.config:  # sphinx-reredirects not loaded (e.g. a test's tiny book)
+        return []
     pages = problem_pages(app.env)
     for p in load_problems(app):
         if p["solved"] and p["id"] in pages:
@@ -509,7 +511,7 @@ def fix_root_redirect(app, exception):
 def set_site_url(app, config):
     """One setting, html_baseurl (``html.baseurl`` in _config.yml), gives the site's address to
     the link previews (sphinxext-opengraph) and the sitemap (sphinx-sitemap)."""
-    if not config.html_baseurl.endswith("/"):
+    if config.html_baseurl and not config.html_baseurl.endswith("/"):
         raise ExtensionError("html_baseurl (html.baseurl in _config.yml) must end with '/'")
     config.ogp_site_url = config.html_baseurl
     # Jupyter Book sets the title as html_title only; Sphinx's project name (og:site_name, the
@@ -639,40 +641,54 @@ def write_notebooks(app, exception):
         _add_download_attribute(Path(app.outdir) / f"{pagename}.html", target.name)
 
 
+# (marker, old, new): on every page that contains the marker, the theme's markup ``old`` must be
+# there to be replaced by ``new`` (or ``new`` already, on a rebuild); otherwise the build fails.
 ACCESSIBILITY_FIXES = (
     # The theme's primary sidebar (site title, search, table of contents) is a plain div, so
     # its first items sit outside every landmark (axe: region).
-    ('<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">',
+    ('id="pst-primary-sidebar"',
+     '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">',
      '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar" role="complementary" aria-label="Book navigation">'),
     # docutils marks bibliography entries with the deprecated doc-biblioentry role inside a
     # role="list" container, which then lacks list items (axe: aria-required-children).
-    ('role="doc-biblioentry"', 'role="listitem"'),
+    ('<div class="citation" id=', '<div class="citation" id="{id}" role="doc-biblioentry">',
+     '<div class="citation" id="{id}" role="listitem">'),
     # The search fields show the text "Search Ctrl+K" but are labelled "Search" alone, so a
     # speech-input user saying what they see does not match (axe 4.14:
     # label-content-name-mismatch). Without the aria-label their name is what they show. (The
     # icon-only search button in the header keeps its label.)
-    ('<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search"',
+    ('search-button-field',
+     '<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search"',
      '<button class="btn search-button-field search-button__button pst-js-only" title="Search"'),
 )
+CITATION = re.compile(r'<div class="citation" id="([^"]+)" role="doc-biblioentry">')
 
 
 def fix_accessibility(app, exception):
-    """Apply ACCESSIBILITY_FIXES to every page (idempotent, so re-running is harmless). A fix that
-    matches no page of the site (neither before nor after) fails the build: the theme changed
-    its markup, and the fix must be revisited, not silently skipped."""
+    """Apply ACCESSIBILITY_FIXES to every page (idempotent, so re-running is harmless). On a page
+    with a fix's marker, the markup it replaces must be found (or its replacement, on a
+    rebuild): otherwise the theme changed its markup, and the build stops instead of silently
+    shipping the inaccessible version."""
     if exception is not None or app.builder.format != "html":
         return
-    matched = [0] * len(ACCESSIBILITY_FIXES)
     for page in Path(app.outdir).rglob("*.html"):
+        if "_static" in page.relative_to(app.outdir).parts:
+            continue
         text = original = page.read_text(encoding="utf-8")
-        for i, (old, new) in enumerate(ACCESSIBILITY_FIXES):
-            matched[i] += old in text or new in text
-            text = text.replace(old, new)
+        for marker, old, new in ACCESSIBILITY_FIXES:
+            if marker not in text:
+                continue
+            if "{id}" in old:  # one per citation
+                found = CITATION.search(text) or new.split('id="{id}"')[1] in text
+                text = CITATION.sub(lambda m: new.format(id=m[1]), text)
+            else:
+                found = old in text or new in text
+                text = text.replace(old, new)
+            if not found:
+                raise ExtensionError(f"fix_accessibility: {page.name} has {marker!r} but not the "
+                                     f"markup {old[:70]!r} this fix expects (the theme changed)")
         if text != original:
             page.write_text(text, encoding="utf-8")
-    for (old, _), count in zip(ACCESSIBILITY_FIXES, matched):
-        if count == 0:
-            raise ExtensionError(f"fix_accessibility: the rule for {old[:80]!r} matched no page")
 
 
 def _add_download_attribute(page, notebook_name):

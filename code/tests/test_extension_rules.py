@@ -1,0 +1,73 @@
+"""The book's HTML rewrites fail loudly: each is tied to the theme's markup, and one that no
+longer finds what it rewrites must stop the build (a theme update must break the build, not the
+page). Unit tests of book/_ext on small pages, no build."""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sphinx.errors import ExtensionError
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+
+import fast_pages  # noqa: E402
+import worked_book  # noqa: E402
+
+SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">'
+
+
+def app_for(outdir):
+    return SimpleNamespace(outdir=str(outdir), builder=SimpleNamespace(format="html"))
+
+
+def test_accessibility_fix_applies_and_is_idempotent(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(f"<html>{SIDEBAR}</div></html>")
+    worked_book.fix_accessibility(app_for(tmp_path), None)
+    fixed = page.read_text()
+    assert 'role="complementary" aria-label="Book navigation"' in fixed
+    worked_book.fix_accessibility(app_for(tmp_path), None)  # a rebuild: already fixed, no error
+    assert page.read_text() == fixed
+
+
+def test_accessibility_fix_fails_when_the_theme_markup_changed(tmp_path):
+    (tmp_path / "page.html").write_text('<html><div id="pst-primary-sidebar" class="new-theme"></div></html>')
+    with pytest.raises(ExtensionError, match="pst-primary-sidebar"):
+        worked_book.fix_accessibility(app_for(tmp_path), None)
+
+
+def test_citations_become_list_items(tmp_path):
+    page = tmp_path / "bib.html"
+    page.write_text('<div role="list"><div class="citation" id="id3" role="doc-biblioentry">x</div></div>')
+    worked_book.fix_accessibility(app_for(tmp_path), None)
+    assert '<div class="citation" id="id3" role="listitem">' in page.read_text()
+
+
+def test_download_link_rewrite_fails_without_the_theme_link(tmp_path):
+    page = tmp_path / "chapter.html"
+    page.write_text('<a href="../_sources/book/chapter.ipynb" target="_blank">.ipynb</a>')
+    worked_book._add_download_attribute(page, "chapter.ipynb")
+    assert 'download="chapter.ipynb"' in page.read_text()
+    page.write_text('<a href="somewhere-else.ipynb">.ipynb</a>')
+    with pytest.raises(ExtensionError, match="download menu"):
+        worked_book._add_download_attribute(page, "chapter.ipynb")
+
+
+def test_icon_packs_must_all_be_found(tmp_path):
+    scripts = tmp_path / "_static" / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "fontawesome.js").write_text('var p={bars:[448,512,[],"f0c9","M0 96z"]};d("fas",p)')
+    with pytest.raises(ExtensionError, match="icon packs"):
+        fast_pages.load_icons(tmp_path)
+
+
+def test_head_rules_count_what_they_match(tmp_path):
+    head = ('<html><head><script src="_static/scripts/fontawesome.js"></script>'
+            '<link rel="stylesheet" type="text/css" href="_static/sphinx-thebe.css" />'
+            '<script src="_static/searchtools.js"></script></head><body></body></html>')
+    matched = dict.fromkeys(("DROPPED_SCRIPTS", "DROPPED_STYLES", "SEARCH_SCRIPTS", "DOC_OPTIONS"), 0)
+    out = fast_pages.lighten_head(head, tmp_path, False, matched)
+    assert "fontawesome" not in out and "thebe" not in out and "searchtools" not in out
+    assert matched == {"DROPPED_SCRIPTS": 1, "DROPPED_STYLES": 1, "SEARCH_SCRIPTS": 1, "DOC_OPTIONS": 0}
