@@ -60,6 +60,16 @@ def test_arithmetic_corpus_states_true_equations():
         assert result == (WORD_VALUE[a] + WORD_VALUE[b] if op == "plus" else WORD_VALUE[a] - WORD_VALUE[b])
 
 
+def test_arithmetic_corpus_excludes_the_evaluation_expressions():
+    val_texts = make_task_split(640, 160, seed=0)[1][0]
+    stated = lambda corpus: {" ".join(s.split()[:3]) for s in corpus}  # noqa: E731
+    assert len(stated(arithmetic_corpus(4000, seed=1)) & set(val_texts)) > 150  # without: a leak
+    clean = arithmetic_corpus(4000, seed=1, exclude=val_texts)
+    assert not stated(clean) & set(val_texts)
+    assert not any(f" {t} " in f" {s} " for s in clean for t in val_texts)
+    assert len(stated(clean)) > 700  # the other 722 expressions are all still drawn
+
+
 def test_english_corpus_covers_task_words_without_equations():
     english = english_corpus(3000, seed=0)
     words = {w for s in english for w in s.split()}

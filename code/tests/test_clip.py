@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worked.clip import (DIGIT_NAMES, TinyCLIP, Vocabulary, clip_loss, make_captions, train_clip,
-                         zero_shot_predict)
+from worked.clip import (DIGIT_NAMES, TinyCLIP, Vocabulary, batch_losses, clip_loss, make_captions,
+                         train_clip, zero_shot_predict)
 from worked.digits import digits_tensors
 
 
@@ -62,3 +62,16 @@ def test_short_training_lowers_loss_and_beats_chance():
     assert losses[-20:].mean() < 0.7 * losses[:5].mean()
     acc = (zero_shot_predict(model, X[1200:], "the digit {name}") == y[1200:]).double().mean().item()
     assert acc > 0.5
+
+
+def test_batch_losses_are_clip_losses_of_consecutive_batches():
+    X, y = digits_tensors()
+    caps = make_captions(y.tolist(), seed=0)
+    model = TinyCLIP(Vocabulary(caps), seed=0)
+    got = batch_losses(model, X[:70], caps[:70], batch=32)
+    assert got.shape == (2,)  # the last 6 pairs do not fill a batch and are dropped
+    with torch.no_grad():
+        for k in range(2):
+            part = slice(32 * k, 32 * k + 32)
+            want = clip_loss(model.encode_images(X[part]), model.encode_texts(caps[part]), model.log_scale)
+            assert math.isclose(got[k], want.item(), rel_tol=1e-12)

@@ -74,17 +74,18 @@ def make_task_split(n_train=640, n_val=160, max_operand=20, seed=0):
 
 # ---------------------------------------------------------------- the pretraining corpora
 
-def arithmetic_corpus(n, seed=0, max_operand=20):
+def arithmetic_corpus(n, seed=0, max_operand=20, exclude=()):
     """n statements of addition and subtraction with their results, the kind of text a
     mathematical corpus is full of: 'three plus four is seven', 'two minus nine is negative
-    seven'. Operands are uniform on 0..max_operand; the results are always correct."""
+    seven'. The expression is uniform over all_expressions(max_operand) minus the expression
+    texts in `exclude` (the evaluation set, which pretraining must never see); the results
+    are always correct."""
+    exclude = set(exclude)
+    pool = [e for e in all_expressions(max_operand) if expression_text(*e) not in exclude]
     rng = np.random.default_rng(seed)
-    sentences = []
-    for _ in range(n):
-        a, b = (int(x) for x in rng.integers(max_operand + 1, size=2))
-        op = "plus" if rng.random() < 0.5 else "minus"
-        sentences.append(f"{expression_text(a, op, b)} is {number_words(expression_value(a, op, b))}")
-    return sentences
+    picks = rng.integers(len(pool), size=n)
+    return [f"{expression_text(*pool[i])} is {number_words(expression_value(*pool[i]))}"
+            for i in picks]
 
 
 SUBJECTS = ["the cat", "my friend", "a teacher", "the children", "she", "he", "we", "they",

@@ -94,6 +94,15 @@ def train_clip(model, images, captions, steps, batch=64, lr=3e-3, seed=0):
 
 
 @torch.no_grad()
+def batch_losses(model, images, captions, batch=64):
+    """clip_loss on consecutive batches of `batch` pairs (a fixed evaluation, no training; a
+    last incomplete batch is dropped). Returns an array with one loss per batch."""
+    return np.array([clip_loss(model.encode_images(images[i:i + batch]),
+                               model.encode_texts(captions[i:i + batch]), model.log_scale).item()
+                     for i in range(0, len(images) - batch + 1, batch)])
+
+
+@torch.no_grad()
 def zero_shot_predict(model, images, template):
     """Class k whose prompt template.format(name=DIGIT_NAMES[k]) has the largest cosine with each image."""
     prompts = model.encode_texts([template.format(name=n) for n in DIGIT_NAMES])
