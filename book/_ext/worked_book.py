@@ -237,7 +237,7 @@ class ProblemIndex(Directive):
             for _, p in sorted(members, key=_question_key):
                 row = nodes.row(ids=[f"index-{p['id']}"])
                 row += nodes.entry("", _para(nodes.Text(p["question"])))
-                row += nodes.entry("", _para(nodes.Text(p["summary"])))
+                row += nodes.entry("", _para(nodes.Text(p["summary"])), *self.code_line(app, p))
                 if p["solved"]:
                     link = pending_xref("", nodes.inline("", "solution"), refdomain="std",
                                         reftype="ref", reftarget=p["id"], refexplicit=True,
@@ -253,6 +253,29 @@ class ProblemIndex(Directive):
                 body += row
             out.append(table)
         return out
+
+    @staticmethod
+    def code_line(app, p):
+        """"Code: f, g · checked by test_x.py", each linked to its source on the repository."""
+        functions, tests = code_links(app, p, warn=False)  # check_code_entries warns
+        if not functions:
+            return []
+
+        def link(label, path, line):
+            url = _source_url(app, path, line)
+            text = nodes.literal("", label)
+            return nodes.reference("", "", text, refuri=url) if url else text
+
+        para = nodes.paragraph(classes=["problem-code"])
+        para += nodes.Text("Code: ")
+        for i, item in enumerate(functions):
+            para += [nodes.Text(", ")] if i else []
+            para += link(*item)
+        para += nodes.Text(" · checked by ")
+        for i, item in enumerate(tests):
+            para += [nodes.Text(", ")] if i else []
+            para += link(*item)
+        return [para]
 
 
 def _is_common_mistakes(node):
@@ -520,6 +543,66 @@ def set_site_url(app, config):
         config.project = config.html_title
 
 
+def _definitions(path):
+    """{top-level function or class name: line} of a Python file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node.lineno for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+def _test_sources(path):
+    """{test function name: (its source, line)} of a test file."""
+    source = path.read_text(encoding="utf-8")
+    return {node.name: (ast.get_source_segment(source, node), node.lineno)
+            for node in ast.parse(source).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+def code_links(app, p, warn=True):
+    """For a problem's ``code:`` and ``tests:`` entries: ([(label, path, line)] of the worked
+    functions, [(label, path, line)] of the test files), checked: each function is defined in
+    its module, each test file exists, and some test in the listed files mentions each
+    function. A broken entry is a warning (an error in the strict build)."""
+    root = Path(app.srcdir)
+    code_dir, test_dir = root / app.config.worked_code_dir, root / "code" / "tests"
+    functions, tests, problems = [], [], []
+    sources = {}
+    for entry in p.get("tests", []):
+        path = test_dir / entry
+        if not path.is_file():
+            problems.append(f"no test file {entry}")
+            continue
+        found = _test_sources(path)
+        sources.update({f"{entry}::{n}": s for n, s in found.items()})
+        tests.append((entry, f"code/tests/{entry}", min((l for _, l in found.values()), default=1)))
+    for entry in p.get("code", []):
+        module, _, name = entry.partition(".")
+        path = code_dir / f"{module}.py"
+        line = _definitions(path).get(name) if path.is_file() else None
+        if line is None:
+            problems.append(f"worked.{entry} is not a function or class of worked.{module}")
+            continue
+        functions.append((entry, f"{app.config.worked_code_dir}/{module}.py", line))
+        if not any(re.search(rf"\b{re.escape(name)}\b", s) for s, _ in sources.values()):
+            problems.append(f"no test in {', '.join(p.get('tests', [])) or '(none listed)'} "
+                            f"mentions worked.{entry}")
+    for problem in problems if warn else []:
+        logger.warning(f'problem {p["id"]}: code/tests entry: {problem}')
+    return functions, tests
+
+
+def check_code_entries(app, env):
+    for p in load_problems(app):
+        code_links(app, p)
+
+
+def _source_url(app, path, line):
+    options = app.config.html_theme_options
+    base = options.get("repository_url", "").rstrip("/")
+    branch = options.get("repository_branch") or "main"
+    return f"{base}/blob/{branch}/{path}#L{line}" if base else ""
+
+
 def offer_notebook(app, pagename, templatename, context, doctree):
     """Point the theme's download menu at the page's executed notebook (written in write_notebooks)."""
     if pagename in app.env.worked_notebook_pages:
@@ -725,6 +808,7 @@ def setup(app):
     app.connect("config-inited", set_site_url)
     app.connect("doctree-read", number_proof_ids)
     app.connect("env-check-consistency", check_moved)
+    app.connect("env-check-consistency", check_code_entries)
     app.connect("html-collect-pages", add_problem_redirects, priority=400)
     app.connect("html-page-context", forward_moved_anchors)
     app.connect("build-finished", fix_root_redirect)
