@@ -1,6 +1,6 @@
 """worked.fast_training: both input pipelines give normalised images shifted by at most one
-pixel, the bulk one in far fewer random-number calls; the schedule's shape; the network's shapes;
-accuracy against a hand count."""
+pixel, the bulk one in far fewer random-number calls; the schedule's shape; the network's
+shapes; accuracy against a hand count."""
 
 import numpy as np
 import torch
@@ -62,9 +62,9 @@ class ReadPixel(torch.nn.Module):
 def test_accuracy_counts_correct_predictions_on_normalised_images():
     mean, std = 0.5, 0.25
     predicted = torch.tensor([0, 3, 3, 7, 9, 1, 2, 2])
-    labels = torch.tensor([0, 3, 4, 7, 1, 1, 2, 5])     # 5 of the 8 agree (counted by hand)
+    labels = torch.tensor([0, 3, 4, 7, 1, 1, 2, 5])     # 5 of the 8 agree (by hand)
     images = torch.zeros(8, 8, 8)
-    images[:, 0, 0] = mean + std * predicted            # after normalisation, pixel = class
+    images[:, 0, 0] = mean + std * predicted            # normalised pixel = class
     net = ReadPixel().train()
     assert accuracy(net, images, labels, mean, std) == 5 / 8
     assert net.training                                 # evaluation mode is restored
