@@ -1,5 +1,6 @@
 """worked.fast_training: both input pipelines give normalised images shifted by at most one
-pixel, the bulk one in far fewer random-number calls; the schedule's shape; the network's shapes."""
+pixel, the bulk one in far fewer random-number calls; the schedule's shape; the network's
+shapes; accuracy against a hand count."""
 
 import numpy as np
 import torch
@@ -45,8 +46,25 @@ def test_piecewise_linear_schedule():
     assert np.all(np.diff(values[:26]) > 0) and np.all(np.diff(values[25:]) < 0)
 
 
-def test_convnet_shapes_and_accuracy_range():
+def test_convnet_shapes():
     images, labels = data()
     net = convnet(seed=0)
     assert net(images.unsqueeze(1)).shape == (len(labels), 10)
-    assert 0.0 <= accuracy(net, images, labels, 0.5, 0.3) <= 1.0
+
+
+class ReadPixel(torch.nn.Module):
+    """Logits peaked at the class written in pixel (0, 0) of the (normalised) image."""
+
+    def forward(self, x):                        # (N, 1, 8, 8) -> (N, 10)
+        return -(x[:, 0, 0, 0, None] - torch.arange(10)) ** 2
+
+
+def test_accuracy_counts_correct_predictions_on_normalised_images():
+    mean, std = 0.5, 0.25
+    predicted = torch.tensor([0, 3, 3, 7, 9, 1, 2, 2])
+    labels = torch.tensor([0, 3, 4, 7, 1, 1, 2, 5])     # 5 of the 8 agree (by hand)
+    images = torch.zeros(8, 8, 8)
+    images[:, 0, 0] = mean + std * predicted            # normalised pixel = class
+    net = ReadPixel().train()
+    assert accuracy(net, images, labels, mean, std) == 5 / 8
+    assert net.training                                 # evaluation mode is restored
