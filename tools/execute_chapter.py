@@ -36,7 +36,23 @@ def first_error(nb: nbformat.NotebookNode) -> str:
                 message = str(output.get("evalue", "")).strip().splitlines()
                 detail = f'{output.get("ename", "Error")}: {message[0] if message else ""}'
                 return f"code cell {number} (`{line.strip()[:60]}`): {detail}"
-    return "a cell failed"
+    return ""
+
+
+def failing_cell(nb: nbformat.NotebookNode, err: CellExecutionError) -> str:
+    """``first_error``, or, when the error output never reached the notebook (its IOPub message
+    can arrive after the reply on a loaded machine), the last code cell that started, with the
+    error of the reply."""
+    found = first_error(nb)
+    if found:
+        return found
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    started = [n for n, c in enumerate(code_cells, 1) if c.get("execution_count") is not None]
+    number = started[-1] if started else 1
+    line = next((x for x in code_cells[number - 1].source.splitlines() if x.strip()), "")
+    message = str(getattr(err, "evalue", "")).strip().splitlines()
+    return (f"code cell {number} (`{line.strip()[:60]}`): {getattr(err, 'ename', 'Error')}: "
+            f"{message[0] if message else ''}")
 
 
 def execute(path: Path, timeout: int = 900) -> tuple[bool, str, float]:
@@ -44,14 +60,14 @@ def execute(path: Path, timeout: int = 900) -> tuple[bool, str, float]:
     ``first_error``'s summary, then the full traceback."""
     nb = read_chapter(path)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
+        nb, timeout=timeout, kernel_name="python3", iopub_timeout=60,
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     start = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as err:
-        return False, f"{first_error(nb)}\n{err}", time.perf_counter() - start
+        return False, f"{failing_cell(nb, err)}\n{err}", time.perf_counter() - start
     return True, "", time.perf_counter() - start
 
 

@@ -61,6 +61,9 @@ def _execute(path: str, md_config, nb_config, text: str) -> tuple[str, object, f
         timeout=nb_config.execution_timeout,
         allow_errors=nb_config.execution_allow_errors,
         meta_override=True,
+        # Outputs can trail the cell's reply on a loaded machine; nbclient's default wait (4 s)
+        # would drop them silently.
+        iopub_timeout=60,
     )
     return path, notebook, result.time, (result.exc_string if result.err else None)
 
