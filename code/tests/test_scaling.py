@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from worked.scaling import isoflop_vertex, power_law_fit, training_flops
+from worked.scaling import (chinchilla_loss, isoflop_analysis, isoflop_vertex, power_law_fit,
+                            training_flops)
 from worked.transformer import DecoderOnlyTransformer, non_embedding_params
 
 
@@ -32,8 +33,24 @@ def test_power_law_fit_recovers_exponent_and_prefactor(exponent, prefactor, seed
     assert math.isclose(k, prefactor, rel_tol=1e-6)
 
 
-def test_training_flops_is_six_n_d():
-    assert training_flops(1e9, 2e10) == 1.2e20
+def test_training_flops_matches_chinchilla_budget():
+    # Hoffmann et al. (2022) give Chinchilla (70e9 parameters, 1.4e12 tokens) the budget of
+    # Gopher, 5.76e23 FLOPs; 6 N D must agree within a few percent (2 N D would be 3 x off)
+    assert training_flops(70e9, 1.4e12) == pytest.approx(5.76e23, rel=0.05)
+
+
+def test_isoflop_analysis_recovers_chinchilla_optimum():
+    # a loss with a known answer: N* = G (C / 6)^(b / (a + b)), G = (a A / (b B))^(1 / (a + b))
+    a, b, A, B = 0.34, 0.28, 406.4, 410.7
+    budgets = np.array([2.0, 4.0, 6.0, 8.0]) * 1e19
+    n_params = np.logspace(8.3, 10.05, 7)
+    losses = chinchilla_loss(n_params[:, None], budgets / (6 * n_params[:, None]))
+    fit = isoflop_analysis(n_params, losses, budgets)
+    n_true = (a * A / (b * B)) ** (1 / (a + b)) * (budgets / 6) ** (b / (a + b))
+    assert fit["alpha"] == pytest.approx(b / (a + b), abs=0.04)  # the quadratic's small bias
+    np.testing.assert_allclose(fit["optima"], n_true, rtol=0.15)
+    np.testing.assert_allclose(fit["tokens"], budgets / (6 * n_true), rtol=0.15)
+    assert np.all(fit["r2"] > 0.99) and np.all(fit["curvature"] > 0)
 
 
 @pytest.mark.parametrize("d_model,layers", [(16, 1), (32, 2), (64, 2)])
