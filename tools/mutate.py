@@ -28,6 +28,7 @@ mutated file), which must all pass: a check that fails there would kill its muta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shutil
@@ -229,6 +230,19 @@ def checks_for(root: Path, mutant: Mutant) -> list[tuple[str, str]]:
     return checks + [("chapter", c) for c in dependent_chapters(root, module)]
 
 
+def run_mutant_once_more_on_a_crash(root: Path, files: list[str], mutant: Mutant,
+                                   timeout: float) -> Outcome:
+    """``run_mutant``; when its checks crashed without a verdict (a kernel that could not start,
+    e.g. a port already in use), once more. A time-out or a bad mutant is not retried."""
+    outcome = run_mutant(root, files, mutant, timeout)
+    if outcome.status == "ERROR" and ("stopped without a cell error" in outcome.detail
+                                      or "did not run" in outcome.detail):
+        again = run_mutant(root, files, mutant, timeout)
+        return dataclasses.replace(again, detail=f"{again.detail} (second try; first: "
+                                   f"{outcome.detail})", seconds=outcome.seconds + again.seconds)
+    return outcome
+
+
 def run_mutant(root: Path, files: list[str], mutant: Mutant, timeout: float,
                baseline: bool = False) -> Outcome:
     start = time.perf_counter()
@@ -325,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     outcomes = []
     pool = ThreadPoolExecutor(max_workers=max(args.jobs, 1))
-    futures = [pool.submit(run_mutant, root, files, m, args.timeout) for m in chosen]
+    futures = [pool.submit(run_mutant_once_more_on_a_crash, root, files, m, args.timeout)
+               for m in chosen]
     try:
         for future in futures:
             outcome = future.result()
