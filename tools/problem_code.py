@@ -31,9 +31,13 @@ def test_functions(module: str) -> dict[str, str]:
     if not path.exists():
         return {}
     source = path.read_text(encoding="utf-8")
-    return {node.name: ast.get_source_segment(source, node)
-            for node in ast.parse(source).body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    body = ast.parse(source).body
+    found = {node.name: ast.get_source_segment(source, node) for node in body
+             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    tables = [node for node in body if isinstance(node, (ast.Assign, ast.AnnAssign))]
+    if found and tables:  # e.g. the table a parametrized test runs over
+        found["<module>"] = "\n".join(ast.get_source_segment(source, n) for n in tables)
+    return found
 
 
 def defines(module: str, name: str) -> bool:

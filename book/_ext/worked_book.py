@@ -551,11 +551,17 @@ def _definitions(path):
 
 
 def _test_sources(path):
-    """{test function name: (its source, line)} of a test file."""
+    """{test function name: (its source, line)} of a test file, and its module-level code
+    (e.g. the table a parametrized test runs over) under "<module>"."""
     source = path.read_text(encoding="utf-8")
-    return {node.name: (ast.get_source_segment(source, node), node.lineno)
-            for node in ast.parse(source).body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    body = ast.parse(source).body
+    found = {node.name: (ast.get_source_segment(source, node), node.lineno) for node in body
+             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    tables = [node for node in body if isinstance(node, (ast.Assign, ast.AnnAssign))]
+    if found and tables:
+        found["<module>"] = ("\n".join(ast.get_source_segment(source, n) for n in tables),
+                             tables[0].lineno)
+    return found
 
 
 def code_links(app, p, warn=True):
@@ -564,7 +570,8 @@ def code_links(app, p, warn=True):
     its module, each test file exists, and some test in the listed files mentions each
     function. A broken entry is a warning (an error in the strict build)."""
     root = Path(app.srcdir)
-    code_dir, test_dir = root / app.config.worked_code_dir, root / "code" / "tests"
+    code_dir = root / app.config.worked_code_dir
+    test_dir = code_dir.parent / "tests"
     functions, tests, problems = [], [], []
     sources = {}
     for entry in p.get("tests", []):
@@ -574,7 +581,8 @@ def code_links(app, p, warn=True):
             continue
         found = _test_sources(path)
         sources.update({f"{entry}::{n}": s for n, s in found.items()})
-        tests.append((entry, f"code/tests/{entry}", min((l for _, l in found.values()), default=1)))
+        tests.append((entry, (Path(app.config.worked_code_dir).parent / "tests" / entry).as_posix(),
+                      min((n for _, n in found.values()), default=1)))
     for entry in p.get("code", []):
         module, _, name = entry.partition(".")
         path = code_dir / f"{module}.py"

@@ -71,3 +71,33 @@ def test_head_rules_count_what_they_match(tmp_path):
     out = fast_pages.lighten_head(head, tmp_path, False, matched)
     assert "fontawesome" not in out and "thebe" not in out and "searchtools" not in out
     assert matched == {"DROPPED_SCRIPTS": 1, "DROPPED_STYLES": 1, "SEARCH_SCRIPTS": 1, "DOC_OPTIONS": 0}
+
+
+def code_entry_warnings(entry):
+    app = SimpleNamespace(srcdir=str(ROOT), config=SimpleNamespace(worked_code_dir="code/worked"))
+    warnings = []
+    original = worked_book.logger.warning
+    worked_book.logger.warning = warnings.append
+    try:
+        functions, tests = worked_book.code_links(app, {"id": "demo", **entry})
+    finally:
+        worked_book.logger.warning = original
+    return warnings, functions, tests
+
+
+def test_problem_code_entries_are_checked():
+    """problems.yml names a problem's worked functions and test files: the build warns (an error
+    when strict) for a function that does not exist, a missing test file, or a function no
+    listed test mentions; a good entry links the function's and the tests' lines."""
+    warnings, functions, tests = code_entry_warnings(
+        {"code": ["dropout.dropout_moments"], "tests": ["test_dropout.py"]})
+    assert warnings == []
+    assert functions[0][:2] == ("dropout.dropout_moments", "code/worked/dropout.py")
+    assert tests[0][:2] == ("test_dropout.py", "code/tests/test_dropout.py")
+    for entry, message in [
+        ({"code": ["dropout.no_such_function"], "tests": ["test_dropout.py"]}, "is not a function"),
+        ({"code": ["dropout.dropout_moments"], "tests": ["test_missing.py"]}, "no test file"),
+        ({"code": ["dropout.dropout_moments"], "tests": ["test_ridge.py"]}, "no test in test_ridge.py"),
+    ]:
+        warnings, _, _ = code_entry_warnings(entry)
+        assert any(message in w for w in warnings), (entry, warnings)
