@@ -782,6 +782,32 @@ def fix_accessibility(app, exception):
             page.write_text(text, encoding="utf-8")
 
 
+HIDDEN_CELL_SUMMARY = '<summary aria-label="Toggle hidden content">'
+SUMMARY_TITLE = re.compile(r'<p class="(?P<kind>collapsed|expanded) admonition-title">(?P<text>[^<]*)</p>')
+
+
+def fix_hidden_cell_summaries(app, exception):
+    """myst-nb folds a hidden cell (hide-input) into ``<details><summary><p ...>``, but a
+    paragraph is not allowed in a summary (invalid HTML): make the two titles spans (book.css
+    styles them as myst-nb styles the paragraphs). A page with such a summary but without
+    myst-nb's titles stops the build: its markup changed."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        if "_static" in page.relative_to(app.outdir).parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        if HIDDEN_CELL_SUMMARY not in text:
+            continue
+        fixed, count = SUMMARY_TITLE.subn(
+            r'<span class="\g<kind> admonition-title">\g<text></span>', text)
+        if count == 0 and '<span class="collapsed admonition-title">' not in text:
+            raise ExtensionError(f"fix_hidden_cell_summaries: {page.name} folds a cell but not "
+                                 "with myst-nb's <p class=\"collapsed admonition-title\">")
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+
+
 def _add_download_attribute(page, notebook_name):
     """Make the theme's notebook link save the file instead of showing JSON in the browser."""
     text = page.read_text(encoding="utf-8")
@@ -820,5 +846,6 @@ def setup(app):
     app.connect("html-collect-pages", add_problem_redirects, priority=400)
     app.connect("html-page-context", forward_moved_anchors)
     app.connect("build-finished", fix_root_redirect)
+    app.connect("build-finished", fix_hidden_cell_summaries)
     app.add_js_file("problem-links.js", loading_method="defer")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

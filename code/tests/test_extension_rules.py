@@ -101,3 +101,17 @@ def test_problem_code_entries_are_checked():
     ]:
         warnings, _, _ = code_entry_warnings(entry)
         assert any(message in w for w in warnings), (entry, warnings)
+
+
+def test_hidden_cell_titles_become_spans(tmp_path):
+    page = tmp_path / "chapter.html"
+    summary = ('<details class="admonition hide above-input"><summary aria-label="Toggle hidden content">\n'
+               '<p class="collapsed admonition-title">Show code cell source</p>\n'
+               '<p class="expanded admonition-title">Hide code cell source</p>\n</summary></details>')
+    page.write_text(summary)
+    worked_book.fix_hidden_cell_summaries(app_for(tmp_path), None)
+    text = page.read_text()
+    assert "<p" not in text and '<span class="collapsed admonition-title">Show code cell source</span>' in text
+    page.write_text(summary.replace("<p class", "<div class").replace("</p>", "</div>"))
+    with pytest.raises(ExtensionError, match="folds a cell"):
+        worked_book.fix_hidden_cell_summaries(app_for(tmp_path), None)
