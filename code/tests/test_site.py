@@ -326,3 +326,19 @@ def test_every_figure_has_a_descriptive_alt_text():
                 continue  # a formula: see the next test
             alt = img.get("alt", "")
             assert len(alt.split()) >= 8 and not re.search(r"\.(png|svg|jpe?g)$", alt), (page.name, img["src"], alt)
+
+
+# The page budget that keeps every chapter fast on a phone (Lighthouse, mobile preset: total
+# blocking time grows with the elements a page lays out): a chapter that outgrows it is split,
+# as decoding was into decoding and beam search.
+MAX_ELEMENTS, MAX_KB = 3500, 250
+
+
+def test_every_chapter_stays_within_the_page_budget():
+    over = {}
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        elements = len(soup(page).find_all(True))
+        if elements > MAX_ELEMENTS or len(text.encode()) > MAX_KB * 1024:
+            over[page.name] = (elements, len(text.encode()) // 1024)
+    assert over == {}, f"(elements, KB) over ({MAX_ELEMENTS}, {MAX_KB}): split these chapters"
