@@ -1,6 +1,6 @@
 """Execute one chapter (a MyST Markdown notebook under book/) in a fresh kernel, without Sphinx.
 
-    .venv/bin/python tools/execute_chapter.py book/dropout.md [--timeout 900] [--out x.ipynb]
+    .venv/bin/python tools/execute_chapter.py book/dropout.md [--timeout 900]
 
 Reads the chapter as myst-nb does (the same converter the build uses), runs its code cells
 in order with the working directory the build uses (book/), and stops at the first failing
