@@ -55,8 +55,8 @@ class Vocabulary:
 
 
 class TinyCLIP(torch.nn.Module):
-    """Image tower: MLP 64 -> hidden -> dim. Text tower: mean of word embeddings -> Linear.
-    Both outputs are L2-normalised; log_scale is the learned log inverse temperature."""
+    """Image tower: MLP 64 -> hidden -> dim. Text tower: mean of word embeddings -> ReLU ->
+    Linear. Both outputs are L2-normalised; log_scale is the learned log inverse temperature."""
 
     def __init__(self, vocab, dim=32, hidden=128, seed=0):
         super().__init__()
