@@ -338,15 +338,12 @@ def process_pages(app, exception):
             path.write_text(bundled, encoding="utf-8")
 
 
-def set_default_mode(app, config):
-    # Unless set, the theme's default colour mode is "", which its script reports as a console
-    # error on every page.
-    config.html_context.setdefault("default_mode", "auto")
+def init_pages(app, config):
     app.fast_pages_written = set()
 
 
 def setup(app):
-    app.connect("config-inited", set_default_mode)
+    app.connect("config-inited", init_pages)
     app.connect("html-page-context", record_page)
     app.connect("build-finished", process_pages, priority=900)  # after myst-nb writes its CSS
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": False}
