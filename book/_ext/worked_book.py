@@ -789,7 +789,8 @@ SUMMARY_TITLE = re.compile(r'<p class="(?P<kind>collapsed|expanded) admonition-t
 def fix_hidden_cell_summaries(app, exception):
     """myst-nb folds a hidden cell (hide-input) into ``<details><summary><p ...>``, but a
     paragraph is not allowed in a summary (invalid HTML): make the two titles spans (book.css
-    styles them as myst-nb styles the paragraphs). A page with such a summary but without
+    styles them as myst-nb styles the paragraphs), and drop the summary's aria-label, which
+    differs from the title it shows. A page with such a summary but without
     myst-nb's titles stops the build: its markup changed."""
     if exception is not None or app.builder.format != "html":
         return
@@ -801,6 +802,9 @@ def fix_hidden_cell_summaries(app, exception):
             continue
         fixed, count = SUMMARY_TITLE.subn(
             r'<span class="\g<kind> admonition-title">\g<text></span>', text)
+        # Its aria-label ("Toggle hidden content") hides the visible title from speech input
+        # (axe: label-content-name-mismatch); without it the name is the title shown.
+        fixed = fixed.replace(HIDDEN_CELL_SUMMARY, "<summary>")
         if count == 0 and '<span class="collapsed admonition-title">' not in text:
             raise ExtensionError(f"fix_hidden_cell_summaries: {page.name} folds a cell but not "
                                  "with myst-nb's <p class=\"collapsed admonition-title\">")

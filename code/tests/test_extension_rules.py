@@ -112,6 +112,7 @@ def test_hidden_cell_titles_become_spans(tmp_path):
     worked_book.fix_hidden_cell_summaries(app_for(tmp_path), None)
     text = page.read_text()
     assert "<p" not in text and '<span class="collapsed admonition-title">Show code cell source</span>' in text
+    assert "aria-label" not in text
     page.write_text(summary.replace("<p class", "<div class").replace("</p>", "</div>"))
     with pytest.raises(ExtensionError, match="folds a cell"):
         worked_book.fix_hidden_cell_summaries(app_for(tmp_path), None)
