@@ -92,7 +92,8 @@ def test_problem_index_links_every_problem_grouped_by_assignment():
         pid = row["id"].removeprefix("index-")
         links = row.find_all("a")
         if pid in SOLVED:
-            solution, address = links
+            solution = next(a for a in links if a.get_text(strip=True) == "solution")
+            address = row.select_one("a.problem-address")
             target, fragment = resolve(index, solution["href"])
             assert fragment == pid and soup(target).find(id=pid) is not None, solution["href"]
             assert address.get_text(strip=True) == pid
