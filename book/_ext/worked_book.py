@@ -489,8 +489,8 @@ def forward_moved_anchors(app, pagename, templatename, context, doctree):
     if not moved:
         return
     pages = problem_pages(app.env)
-    targets = {pid: posixpath.relpath(f"{pages[pid]}.html", posixpath.dirname(pagename) or ".")
-               + f"#{pid}" for pid in moved if pid in pages}
+    targets = {pid: _relative(f"{pages[pid]}.html", pagename) + f"#{pid}"
+               for pid in moved if pid in pages}
     script = ("<script>(function(){var t=" + json.dumps(targets, sort_keys=True)
               + "[decodeURIComponent(location.hash.slice(1))];if(t)location.replace(t);})();"
               "</script>")
