@@ -2,7 +2,7 @@
 
 - Math is typeset at build time by MathJax 3 in Node (``render_math.cjs``) into SVG images with
   their spoken form as alt text, so no page loads MathJax, and a formula costs the page one
-  element instead of dozens; a TeX error fails the build.
+  element instead of dozens (an inline formula is one image); a TeX error fails the build.
 - The theme's icons (``<i class="fa-solid fa-bars">``) become inline SVG, with the paths taken from
   the Font Awesome script the theme ships, so pages load neither that 1.5 MB script nor its
   300 KB of web fonts; the icon-font rules are dropped from the stylesheet.
@@ -59,7 +59,9 @@ ICON_CLASS_RULES = re.compile(r'(?:\.fa-[\w-]+:(?:before|after),?)+\{content:"[^
 ICON_FONT_FACES = re.compile(r'@font-face\{[^}]*Font Awesome[^}]*\}')
 ICON_FONT = "vendor/fontawesome/webfonts/fa-solid-900.ttf"  # in _static
 PRE = re.compile(r"<pre>.*?</pre>", re.S)
-PLAIN_TOKEN = re.compile(r'<span class="[npw]">([^<]*)</span>')
+# Spans in the text colour (name, punctuation, space), and the attribute dot that Pygments marks
+# as an operator (np.array: a quarter of a chapter's operator spans).
+PLAIN_TOKEN = re.compile(r'<span class="(?:[npw]">(?P<text>[^<]*)|o">(?P<dot>\.))</span>')
 BLOCKING_SCRIPT = re.compile(r'<script (?![^>]*\b(?:defer|async)\b)(?P<attrs>[^>]*\bsrc="[^"]*"[^>]*)></script>')
 
 
@@ -76,21 +78,21 @@ def _math_items(page_html):
 
 
 def _formula(image, href, display, phone_width_ex=38):
-    """The markup of one typeset formula: its SVG image, sized in ex like the text around it,
-    with its spoken form as alt text. A display formula wider than a phone's column scrolls
-    sideways (the theme's stylesheet gives the container ``overflow: auto``), so its container is
-    made reachable with the keyboard, as a scrollable region must be."""
-    attributes = 'class="MathJax" jax="SVG"'
-    if display:
-        attributes += ' display="true"'
-        if float(image["width"][:-2]) > phone_width_ex:
-            attributes += ' tabindex="0"'
+    """The markup of one typeset formula: its SVG image (class ``formula``), sized in ex like the
+    text around it, with its spoken form as alt text. An inline formula is the image alone, in the
+    span Sphinx wrote (one element per formula: a chapter has hundreds). A display formula's image
+    sits in a container that scrolls sideways when the formula is wider than a phone's column
+    (book.css), made reachable with the keyboard, as a scrollable region must be."""
     # class dark-light: the theme then leaves the image alone in dark mode (no white backing, no
     # dimming), and book.css inverts its glyphs instead.
-    return (f'<mjx-container {attributes}><img class="dark-light" src="{href}" '
-            f'alt="{html.escape(image["speech"])}" '
-            f'style="width:{image["width"]};height:{image["height"]};vertical-align:{image["valign"]}" '
-            f'></mjx-container>')
+    img = (f'<img class="formula dark-light" src="{href}" alt="{html.escape(image["speech"])}" '
+           f'style="width:{image["width"]};height:{image["height"]};vertical-align:{image["valign"]}" >')
+    if not display:
+        return img
+    attributes = 'class="MathJax" jax="SVG" display="true"'
+    if float(image["width"][:-2]) > phone_width_ex:
+        attributes += ' tabindex="0"'
+    return f"<mjx-container {attributes}>{img}</mjx-container>"
 
 
 def render_math(pages, outdir):
@@ -294,8 +296,10 @@ def inline_icon(match, icons, path):
 def unwrap_plain_tokens(page_html):
     """Pygments wraps every name, punctuation mark and space of highlighted code in a span of
     its own, in the text colour (in both colour modes of the theme's styles): a third of a long
-    chapter's elements. Unwrapped, they look the same and cost nothing to lay out."""
-    return PRE.sub(lambda pre: PLAIN_TOKEN.sub(r"\1", pre[0]), page_html)
+    chapter's elements. Unwrapped, they look the same and cost nothing to lay out. So does the
+    dot of an attribute access (``np.array``), which Pygments marks as an operator: it is then
+    drawn in the text colour instead of the operators' green."""
+    return PRE.sub(lambda pre: PLAIN_TOKEN.sub(lambda m: m["text"] or m["dot"] or "", pre[0]), page_html)
 
 
 def lazy_images(page_html):

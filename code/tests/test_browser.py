@@ -77,14 +77,14 @@ def test_page_is_self_contained_and_its_math_renders(browser, site, path):
     assert page.errors == [], "script or console errors"
     assert page.locator("script[src*=mathjax], script[src*=fontawesome]").count() == 0
     math = page.locator(".math").count()
-    images = page.locator(".math > mjx-container > img")
+    images = page.locator("span.math > img.formula, div.math > mjx-container > img.formula")
     assert images.count() == math
     assert all(alt.strip() for alt in images.evaluate_all("imgs => imgs.map(i => i.alt)")), "formulas without alt text"
     for i in range(min(math, 5)):  # lazy images: these come into view and load
         images.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle())
     prose = page.evaluate("""() => { const b = document.body.cloneNode(true);
-        b.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
+        b.querySelectorAll('pre, code, script, style, .math').forEach(e => e.remove());
         return b.innerText; }""")
     assert "$$" not in prose and "\\[" not in prose and "\\(" not in prose, "unrendered TeX"
     page.context.close()
@@ -246,7 +246,7 @@ def formula_contrast(browser, site, scheme):
     page, _, _ = open_page(browser, site + "book/notation.html", color_scheme=scheme,
                            viewport={"width": 1200, "height": 900})
     assert page.evaluate("document.documentElement.dataset.theme") == scheme
-    image = page.locator("mjx-container > img").first
+    image = page.locator("img.formula").first
     image.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     shot = Image.open(io.BytesIO(image.screenshot())).convert("L")

@@ -116,3 +116,23 @@ def test_hidden_cell_titles_become_spans(tmp_path):
     page.write_text(summary.replace("<p class", "<div class").replace("</p>", "</div>"))
     with pytest.raises(ExtensionError, match="folds a cell"):
         worked_book.fix_hidden_cell_summaries(app_for(tmp_path), None)
+
+
+def test_plain_tokens_and_attribute_dots_are_unwrapped_only_in_code():
+    code = ('<pre><span class="n">np</span><span class="o">.</span><span class="n">x</span>'
+            '<span class="w"> </span><span class="o">=</span><span class="w"> </span>'
+            '<span class="mi">1</span><span class="o">.</span><span class="o">..</span></pre>')
+    prose = '<p><span class="n">kept</span></p>'
+    out = fast_pages.unwrap_plain_tokens(prose + code)
+    assert out == (prose + '<pre>np.x <span class="o">=</span> <span class="mi">1</span>.'
+                   '<span class="o">..</span></pre>')
+
+
+def test_an_inline_formula_is_one_image_and_a_display_formula_scrolls_in_its_container():
+    image = {"speech": "x squared", "width": "2ex", "height": "1ex", "valign": "0ex"}
+    inline = fast_pages._formula(image, "m.svg", display=False)
+    assert inline.startswith('<img class="formula dark-light" src="m.svg" alt="x squared"')
+    assert inline.count("<") == 1
+    wide = fast_pages._formula({**image, "width": "60ex"}, "m.svg", display=True)
+    assert wide.startswith('<mjx-container class="MathJax" jax="SVG" display="true" tabindex="0"><img')
+    assert "tabindex" not in fast_pages._formula(image, "m.svg", display=True)
