@@ -53,7 +53,9 @@ def exhaustive_decode(next_log_probs, T, bos, N):
     """
     best_words, best_score, ops, stored = None, -np.inf, 0, 0
 
-    def counted(prefix):  # one lookup, added to the running score by sequence_log_prob
+    def counted(
+        prefix,
+    ):  # one lookup, added to the running score by sequence_log_prob
         nonlocal ops
         ops += 1
         return next_log_probs(prefix)
@@ -124,7 +126,9 @@ def viterbi(log_P, T, bos):
         kept = sum(a.size for a in backpointers)  # backpointer rows so far
         stored = max(stored, kept + scores.size + log_delta.size)
     words = [int(log_delta.argmax())]  # w*_T = argmax_j delta_T(j)
-    for a_next in reversed(backpointers[1:]):  # w*_t = a_{t+1}(w*_{t+1}), t = T-1..1
+    for a_next in reversed(
+        backpointers[1:]
+    ):  # w*_t = a_{t+1}(w*_{t+1}), t = T-1..1
         words.append(int(a_next[words[-1]]))
     return Decoded(tuple(reversed(words)), float(log_delta.max()), ops, stored)
 
@@ -160,17 +164,27 @@ def beam_search(next_log_probs, T, bos, B):
     """
     beams, ops, stored = [((bos,), 0.0)], 0, 0
     for t in range(1, T + 1):
-        scores = np.stack([score + np.asarray(next_log_probs(prefix), dtype=float)
-                           for prefix, score in beams])  # (beams, N)
+        scores = np.stack(
+            [
+                score + np.asarray(next_log_probs(prefix), dtype=float)
+                for prefix, score in beams
+            ]
+        )  # (beams, N)
         ops += scores.size
         flat = scores.ravel()
         # Select in O(B N): the B-th largest score by partition, then sort only the candidates
         # that reach it, by score descending and position ascending (deterministic ties).
-        cutoff = np.partition(flat, flat.size - B)[flat.size - B] if flat.size > B else -np.inf
+        cutoff = (
+            np.partition(flat, flat.size - B)[flat.size - B]
+            if flat.size > B
+            else -np.inf
+        )
         candidates = np.flatnonzero(flat >= cutoff)
         order = candidates[np.lexsort((candidates, -flat[candidates]))]
         keep = [k for k in order[:B] if flat[k] > -np.inf]
         N = scores.shape[1]
-        beams = [(beams[k // N][0] + (int(k % N),), float(flat[k])) for k in keep]
+        beams = [
+            (beams[k // N][0] + (int(k % N),), float(flat[k])) for k in keep
+        ]
         stored = max(stored, scores.size + len(beams) * (t + 2))
     return [Decoded(prefix[1:], score, ops, stored) for prefix, score in beams]

@@ -31,14 +31,21 @@ class Momentum:
     """
 
     def __init__(self, lr, mu, dampening=0.0, torch_first_step=False):
-        self.lr, self.mu, self.dampening, self.torch_first_step = lr, mu, dampening, torch_first_step
+        self.lr, self.mu, self.dampening, self.torch_first_step = (
+            lr,
+            mu,
+            dampening,
+            torch_first_step,
+        )
         self.v = None
 
     def step(self, w, g):
         if self.v is None and self.torch_first_step:
             self.v = np.array(g, dtype=float)
         else:
-            v_prev = np.zeros_like(g, dtype=float) if self.v is None else self.v
+            v_prev = (
+                np.zeros_like(g, dtype=float) if self.v is None else self.v
+            )
             self.v = self.mu * v_prev + (1 - self.dampening) * g
         return w - self.lr * self.v
 
@@ -65,7 +72,9 @@ class RMSProp:
     m_t = alpha m_{t-1} + (1 - alpha) g_t, and divides by sqrt(s_t - m_t^2) + eps: an estimate of
     each coordinate's standard deviation over time (torch's ``centered``)."""
 
-    def __init__(self, lr, alpha=0.99, eps=1e-8, centered=False, eps_inside_sqrt=False):
+    def __init__(
+        self, lr, alpha=0.99, eps=1e-8, centered=False, eps_inside_sqrt=False
+    ):
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.centered, self.eps_inside_sqrt = centered, eps_inside_sqrt
         self.s = self.m = 0.0
@@ -77,7 +86,11 @@ class RMSProp:
         if self.centered:
             self.m = a * self.m + (1 - a) * g
             second = self.s - self.m * self.m
-        denom = np.sqrt(second + self.eps) if self.eps_inside_sqrt else np.sqrt(second) + self.eps
+        denom = (
+            np.sqrt(second + self.eps)
+            if self.eps_inside_sqrt
+            else np.sqrt(second) + self.eps
+        )
         return w - self.lr * g / denom
 
 
@@ -131,11 +144,15 @@ def torch_trajectory(make_optimizer, grad, w0, steps):
 
     ``make_optimizer(params)`` builds it (e.g. ``lambda p: torch.optim.Adam(p, lr=0.1)``); the
     gradient is set from the same numpy function ``grad``, so only the update rules differ."""
-    p = torch.tensor(np.array(w0, dtype=float), dtype=torch.float64, requires_grad=True)
+    p = torch.tensor(
+        np.array(w0, dtype=float), dtype=torch.float64, requires_grad=True
+    )
     opt = make_optimizer([p])
     ws = [p.detach().numpy().copy()]
     for _ in range(steps):
-        p.grad = torch.from_numpy(np.asarray(grad(p.detach().numpy().copy()), dtype=float))
+        p.grad = torch.from_numpy(
+            np.asarray(grad(p.detach().numpy().copy()), dtype=float)
+        )
         opt.step()
         ws.append(p.detach().numpy().copy())
     return np.array(ws)
