@@ -170,9 +170,11 @@ class Value:
         return order
 
     def backward(self):
-        """Fill ``grad`` of every node with d(self)/d(node); returns the topological order used.
+        """Fill ``grad`` of every node with d(self)/d(node); returns the
+        topological order used.
 
-        Adjoints accumulate (+=), so call it once per graph (or zero the grads first)."""
+        Adjoints accumulate (+=), so call it once per graph (or zero the
+        grads first)."""
         order = self.topological_order()
         for node in order:
             node.grad = 0.0

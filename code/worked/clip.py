@@ -30,9 +30,10 @@ CAPTION_TEMPLATES = [
 
 
 def clip_loss(image_emb, text_emb, log_scale):
-    """Symmetric InfoNCE of CLIP: logits S_ij = exp(log_scale) * <u_i, v_j> for unit image
-    embeddings u (N, d) and text embeddings v (N, d); the mean of the cross-entropy of each
-    row (image -> its caption among N) and of each column (caption -> its image among N)."""
+    """Symmetric InfoNCE of CLIP: logits S_ij = exp(log_scale) * <u_i, v_j>
+    for unit image embeddings u (N, d) and text embeddings v (N, d); the mean
+    of the cross-entropy of each row (image -> its caption among N) and of
+    each column (caption -> its image among N)."""
     logits = log_scale.exp() * image_emb @ text_emb.T
     targets = torch.arange(len(logits))
     return 0.5 * (
@@ -73,8 +74,9 @@ class Vocabulary:
 
 
 class TinyCLIP(torch.nn.Module):
-    """Image tower: MLP 64 -> hidden -> dim. Text tower: mean of word embeddings -> ReLU ->
-    Linear. Both outputs are L2-normalised; log_scale is the learned log inverse temperature."""
+    """Image tower: MLP 64 -> hidden -> dim. Text tower: mean of word
+    embeddings -> ReLU -> Linear. Both outputs are L2-normalised; log_scale is
+    the learned log inverse temperature."""
 
     def __init__(self, vocab, dim=32, hidden=128, seed=0):
         super().__init__()
