@@ -269,10 +269,11 @@ class WordTokenizer:
 
 
 def mask_tokens(ids, vocab_size, generator, p=0.15):
-    """BERT's masking rule. Each non-special token is selected with probability p; a selected
-    token becomes [MASK] with probability 0.8, a uniformly random word with probability 0.1, and
-    stays unchanged with probability 0.1. Returns (inputs, targets); targets hold the original
-    id at selected positions and -100 (ignored by cross_entropy) elsewhere."""
+    """BERT's masking rule. Each non-special token is selected with
+    probability p; a selected token becomes [MASK] with probability 0.8, a
+    uniformly random word with probability 0.1, and stays unchanged with
+    probability 0.1. Returns (inputs, targets); targets hold the original id
+    at selected positions and -100 (ignored by cross_entropy) elsewhere."""
     ordinary = ids >= len(SPECIALS)
     selected = (torch.rand(ids.shape, generator=generator) < p) & ordinary
     action = torch.rand(ids.shape, generator=generator)
@@ -353,7 +354,8 @@ class MaskedLanguageModel(torch.nn.Module):
 
 
 class SentenceClassifier(torch.nn.Module):
-    """Encoder + a linear classifier on the last-layer [CLS] state (position 0). forward -> (N, K)."""
+    """Encoder + a linear classifier on the last-layer [CLS] state
+    (position 0). forward -> (N, K)."""
 
     def __init__(self, encoder, n_classes=3):
         super().__init__()
@@ -393,9 +395,10 @@ def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
 
 
 def freeze_encoder(model):
-    """Keep the encoder's weights fixed: they get no gradients, so backpropagation stops at the
-    head, and the optimizer only sees the head. (As in the assignment, the encoder stays in
-    training mode, dropout included.)"""
+    """Keep the encoder's weights fixed: they get no gradients, so
+    backpropagation stops at the head, and the optimizer only sees the head.
+    (As in the assignment, the encoder stays in training mode, dropout
+    included.)"""
     model.encoder.requires_grad_(False)
 
 

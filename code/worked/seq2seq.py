@@ -14,9 +14,10 @@ SOS = DIGITS  # the decoder's input vocabulary is the 10 digits and <sos>
 
 
 def decoder_inputs_and_targets(tokens, sos="<sos>", eos="<eos>"):
-    """Teacher forcing: the decoder reads the reference shifted right by one, starting with
-    <sos>, and is trained to emit the reference followed by <eos>. Returns (inputs, targets),
-    two lists of len(tokens) + 1 tokens with inputs[t + 1] == targets[t]."""
+    """Teacher forcing: the decoder reads the reference shifted right by one,
+    starting with <sos>, and is trained to emit the reference followed by
+    <eos>. Returns (inputs, targets), two lists of len(tokens) + 1 tokens with
+    inputs[t + 1] == targets[t]."""
     tokens = list(tokens)
     return [sos] + tokens, tokens + [eos]
 
