@@ -30,9 +30,10 @@ book: $(STAMP)
 test: book
 	$(PY) -m pytest -rs code/tests
 
-# The unit tests of the package `worked` alone (code/tests/test_<module>.py): no build, a
-# minute or less; what to run while editing code/worked.
-UNIT := $(filter $(wildcard code/tests/test_*.py),$(patsubst code/worked/%.py,code/tests/test_%.py,$(wildcard code/worked/*.py)))
+# The unit tests of the package `worked` alone (code/tests/test_<module>.py) and the code-width
+# check of the cells (test_code_width.py): no build, a minute or less; what to run while editing.
+UNIT := $(filter $(wildcard code/tests/test_*.py),$(patsubst code/worked/%.py,code/tests/test_%.py,$(wildcard code/worked/*.py))) \
+        code/tests/test_code_width.py
 unit: $(STAMP)
 	$(PY) -m pytest -q $(UNIT)
 

@@ -5,6 +5,7 @@ CI=true, where a missing browser is a failure (.ci/run installs it)."""
 import os
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -184,6 +185,29 @@ def test_page_fits_a_phone_screen(browser, site, path):
     shots.mkdir(exist_ok=True)
     page.screenshot(path=shots / (Path(path).stem + "-375px.png"))
     page.context.close()
+
+
+WIDTH = tomllib.loads((ROOT / "ruff.toml").read_text())["line-length"]
+DESKTOP = {"width": 1280, "height": 800}  # a common laptop screen
+
+
+@pytest.mark.parametrize("path", notebook_pages())
+def test_code_column_shows_a_full_line_on_a_desktop(browser, site, path):
+    """The line length the code is formatted to (ruff.toml) fits a code cell without scrolling:
+    a line of that many characters, in the cell's own font, is no wider than the cell's box."""
+    page, _, _ = open_page(browser, site + path, viewport=DESKTOP)
+    line, box = page.evaluate("""width => {
+        const pre = document.querySelector('.cell_input pre');
+        const style = getComputedStyle(pre);
+        const probe = document.createElement('span');
+        probe.textContent = 'x'.repeat(width);
+        pre.appendChild(probe);
+        const line = probe.getBoundingClientRect().width;
+        probe.remove();
+        return [line, pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)];
+    }""", WIDTH)
+    page.context.close()
+    assert line <= box, f"{WIDTH} characters take {line:.0f} px; the code box shows {box:.0f} px"
 
 
 def test_search_works_offline(browser, site):

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -184,6 +185,20 @@ def notebook_pages():
 def test_solved_chapters_are_executed_pages():
     solved_pages = {p for pid in SOLVED for p in [next(pg for pg in pages() if soup(pg).find(id=pid))]}
     assert solved_pages <= {page for page, _ in notebook_pages()}
+
+
+WIDTH = tomllib.loads((ROOT / "ruff.toml").read_text())["line-length"]
+
+
+@pytest.mark.parametrize("page", [page for page, _ in notebook_pages()], ids=lambda p: p.name)
+def test_printed_output_lines_fit_the_column(page):
+    """Text a cell prints (streams and plain-text results, as the page shows them) is at most
+    ruff.toml's line length wide, like the code: the column shows that many characters."""
+    outputs = soup(page).select(".cell_output pre")
+    assert outputs, "no printed output found: has the theme's output markup changed?"
+    wide = [f"{len(line)} characters: {line[:50]}" for pre in outputs
+            for line in pre.get_text().split("\n") if len(line) > WIDTH]
+    assert wide == []
 
 
 @pytest.mark.parametrize("page,href", notebook_pages(), ids=lambda x: getattr(x, "name", str(x)))

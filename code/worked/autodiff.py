@@ -28,7 +28,9 @@ class Value:
         self.data = float(data)
         self.grad = 0.0
         self._inputs = _inputs
-        self._backward = lambda: None  # adds this node's contribution to its inputs' adjoints
+        self._backward = lambda: (
+            None
+        )  # adds this node's contribution to its inputs' adjoints
         self.op = op
 
     def __repr__(self):
@@ -82,7 +84,11 @@ class Value:
     def sigmoid(self):
         # both branches avoid overflow of exp for large |a|
         a = self.data
-        s = 1.0 / (1.0 + math.exp(-a)) if a >= 0 else math.exp(a) / (1.0 + math.exp(a))
+        s = (
+            1.0 / (1.0 + math.exp(-a))
+            if a >= 0
+            else math.exp(a) / (1.0 + math.exp(a))
+        )
         out = Value(s, (self,), "sigmoid")
 
         def _backward():  # s (1 - s)
@@ -156,13 +162,19 @@ class Value:
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack.extend((child, False) for child in node._inputs if id(child) not in seen)
+                stack.extend(
+                    (child, False)
+                    for child in node._inputs
+                    if id(child) not in seen
+                )
         return order
 
     def backward(self):
-        """Fill ``grad`` of every node with d(self)/d(node); returns the topological order used.
+        """Fill ``grad`` of every node with d(self)/d(node); returns the
+        topological order used.
 
-        Adjoints accumulate (+=), so call it once per graph (or zero the grads first)."""
+        Adjoints accumulate (+=), so call it once per graph (or zero the
+        grads first)."""
         order = self.topological_order()
         for node in order:
             node.grad = 0.0
@@ -206,9 +218,13 @@ def run_program(program, inputs):
     The same arithmetic runs on either backend."""
     nodes = list(inputs)
     for op, i, j in program:
-        nodes.append(UNARY_OPS[op](nodes[i]) if op in UNARY_OPS else BINARY_OPS[op](nodes[i], nodes[j]))
+        nodes.append(
+            UNARY_OPS[op](nodes[i])
+            if op in UNARY_OPS
+            else BINARY_OPS[op](nodes[i], nodes[j])
+        )
     out = nodes[len(inputs)]
-    for node in nodes[len(inputs) + 1:]:
+    for node in nodes[len(inputs) + 1 :]:
         out = out + node
     return out
 
@@ -220,7 +236,13 @@ def random_program(rng, n_leaves, n_ops):
     program = []
     for k in range(n_ops):
         available = n_leaves + k
-        program.append((names[rng.integers(len(names))], int(rng.integers(available)), int(rng.integers(available))))
+        program.append(
+            (
+                names[rng.integers(len(names))],
+                int(rng.integers(available)),
+                int(rng.integers(available)),
+            )
+        )
     return program
 
 
@@ -237,7 +259,10 @@ def program_gradients(program, x, backend):
             return None
         value, grad = out.data, [leaf.grad for leaf in leaves]
     elif backend == "torch":
-        leaves = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in x]
+        leaves = [
+            torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
+            for v in x
+        ]
         out = run_program(program, leaves)
         grads = torch.autograd.grad(out, leaves, allow_unused=True)
         value = out.item()

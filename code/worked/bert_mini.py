@@ -20,9 +20,28 @@ SPECIALS = [PAD, CLS, SEP, MASK]
 PAD_ID, CLS_ID, SEP_ID, MASK_ID = range(4)
 LABEL_NAMES = ["negative", "zero", "positive"]
 
-SMALL = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]
+SMALL = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS = {2: "twenty", 3: "thirty", 4: "forty"}
 
 
@@ -39,6 +58,7 @@ def number_words(n):
 
 # ---------------------------------------------------------------- the downstream task
 
+
 def sign_label(value):
     """0 if value < 0, 1 if value == 0, 2 if value > 0."""
     return int(value > 0) - int(value < 0) + 1
@@ -47,8 +67,12 @@ def sign_label(value):
 def all_expressions(max_operand=20):
     """Every expression 'a plus b' and 'a minus b' with 0 <= a, b <= max_operand, as
     (a, op, b) triples in a fixed order."""
-    return [(a, op, b) for op in ("plus", "minus")
-            for a in range(max_operand + 1) for b in range(max_operand + 1)]
+    return [
+        (a, op, b)
+        for op in ("plus", "minus")
+        for a in range(max_operand + 1)
+        for b in range(max_operand + 1)
+    ]
 
 
 def expression_text(a, op, b):
@@ -66,13 +90,17 @@ def make_task_split(n_train=640, n_val=160, max_operand=20, seed=0):
     order = np.random.default_rng(seed).permutation(len(pool))
     if n_train + n_val > len(pool):
         raise ValueError(f"only {len(pool)} distinct expressions")
-    picked = [pool[i] for i in order[:n_train + n_val]]
+    picked = [pool[i] for i in order[: n_train + n_val]]
     texts = [expression_text(*e) for e in picked]
     labels = [sign_label(expression_value(*e)) for e in picked]
-    return (texts[:n_train], labels[:n_train]), (texts[n_train:], labels[n_train:])
+    return (texts[:n_train], labels[:n_train]), (
+        texts[n_train:],
+        labels[n_train:],
+    )
 
 
 # ---------------------------------------------------------------- the pretraining corpora
+
 
 def arithmetic_corpus(n, seed=0, max_operand=20, exclude=()):
     """n statements of addition and subtraction with their results, the kind of text a
@@ -81,23 +109,97 @@ def arithmetic_corpus(n, seed=0, max_operand=20, exclude=()):
     texts in `exclude` (the evaluation set, which pretraining must never see); the results
     are always correct."""
     exclude = set(exclude)
-    pool = [e for e in all_expressions(max_operand) if expression_text(*e) not in exclude]
+    pool = [
+        e
+        for e in all_expressions(max_operand)
+        if expression_text(*e) not in exclude
+    ]
     rng = np.random.default_rng(seed)
     picks = rng.integers(len(pool), size=n)
-    return [f"{expression_text(*pool[i])} is {number_words(expression_value(*pool[i]))}"
-            for i in picks]
+    return [
+        f"{expression_text(*pool[i])} is {number_words(expression_value(*pool[i]))}"
+        for i in picks
+    ]
 
 
-SUBJECTS = ["the cat", "my friend", "a teacher", "the children", "she", "he", "we", "they",
-            "my sister", "the old man", "our neighbour", "a student"]
-VERBS = ["saw", "bought", "found", "painted", "counted", "carried", "liked", "sold", "wanted",
-         "lost", "cleaned", "watched"]
-THINGS = ["apples", "books", "birds", "chairs", "cups", "letters", "flowers", "boxes", "shoes",
-          "pictures", "songs", "games"]
-PLACES = ["in the park", "at school", "near the river", "at home", "in the city", "on the farm",
-          "after lunch", "last week", "every day", "in the morning"]
-ADJECTIVES = ["good", "cheap", "quiet", "cold", "warm", "busy", "small", "new", "friendly", "slow"]
-NOUNS = ["food", "room", "weather", "street", "staff", "music", "bus", "shop", "coffee", "game"]
+SUBJECTS = [
+    "the cat",
+    "my friend",
+    "a teacher",
+    "the children",
+    "she",
+    "he",
+    "we",
+    "they",
+    "my sister",
+    "the old man",
+    "our neighbour",
+    "a student",
+]
+VERBS = [
+    "saw",
+    "bought",
+    "found",
+    "painted",
+    "counted",
+    "carried",
+    "liked",
+    "sold",
+    "wanted",
+    "lost",
+    "cleaned",
+    "watched",
+]
+THINGS = [
+    "apples",
+    "books",
+    "birds",
+    "chairs",
+    "cups",
+    "letters",
+    "flowers",
+    "boxes",
+    "shoes",
+    "pictures",
+    "songs",
+    "games",
+]
+PLACES = [
+    "in the park",
+    "at school",
+    "near the river",
+    "at home",
+    "in the city",
+    "on the farm",
+    "after lunch",
+    "last week",
+    "every day",
+    "in the morning",
+]
+ADJECTIVES = [
+    "good",
+    "cheap",
+    "quiet",
+    "cold",
+    "warm",
+    "busy",
+    "small",
+    "new",
+    "friendly",
+    "slow",
+]
+NOUNS = [
+    "food",
+    "room",
+    "weather",
+    "street",
+    "staff",
+    "music",
+    "bus",
+    "shop",
+    "coffee",
+    "game",
+]
 ENGLISH_TEMPLATES = [
     "{subject} {verb} {count} {things} {place}",
     "{subject} {verb} the {noun} {place}",
@@ -119,14 +221,24 @@ def english_corpus(n, seed=0, max_count=20):
     sentences = []
     for _ in range(n):
         template = pick(ENGLISH_TEMPLATES)
-        sentences.append(template.format(
-            subject=pick(SUBJECTS), verb=pick(VERBS), count=number_words(int(rng.integers(max_count + 1))),
-            things=pick(THINGS), place=pick(PLACES), noun=pick(NOUNS), noun2=pick(NOUNS),
-            adjective=pick(ADJECTIVES), adjective2=pick(ADJECTIVES)))
+        sentences.append(
+            template.format(
+                subject=pick(SUBJECTS),
+                verb=pick(VERBS),
+                count=number_words(int(rng.integers(max_count + 1))),
+                things=pick(THINGS),
+                place=pick(PLACES),
+                noun=pick(NOUNS),
+                noun2=pick(NOUNS),
+                adjective=pick(ADJECTIVES),
+                adjective2=pick(ADJECTIVES),
+            )
+        )
     return sentences
 
 
 # ---------------------------------------------------------------- tokenizer and masking
+
 
 class WordTokenizer:
     """Whitespace tokenizer over a fixed word list; ids 0..3 are [PAD], [CLS], [SEP], [MASK]."""
@@ -141,25 +253,33 @@ class WordTokenizer:
 
     def encode(self, texts, length=None):
         """[CLS] words [SEP], right-padded with [PAD] to `length` (default: the longest). (N, T)."""
-        rows = [[CLS_ID] + [self.index[w] for w in t.split()] + [SEP_ID] for t in texts]
+        rows = [
+            [CLS_ID] + [self.index[w] for w in t.split()] + [SEP_ID]
+            for t in texts
+        ]
         length = length or max(map(len, rows))
         if max(map(len, rows)) > length:
             raise ValueError("a text is longer than the given length")
-        return torch.tensor([r + [PAD_ID] * (length - len(r)) for r in rows], dtype=torch.int64)
+        return torch.tensor(
+            [r + [PAD_ID] * (length - len(r)) for r in rows], dtype=torch.int64
+        )
 
     def decode(self, ids):
         return " ".join(self.words[i] for i in ids if i != PAD_ID)
 
 
 def mask_tokens(ids, vocab_size, generator, p=0.15):
-    """BERT's masking rule. Each non-special token is selected with probability p; a selected
-    token becomes [MASK] with probability 0.8, a uniformly random word with probability 0.1, and
-    stays unchanged with probability 0.1. Returns (inputs, targets); targets hold the original
-    id at selected positions and -100 (ignored by cross_entropy) elsewhere."""
+    """BERT's masking rule. Each non-special token is selected with
+    probability p; a selected token becomes [MASK] with probability 0.8, a
+    uniformly random word with probability 0.1, and stays unchanged with
+    probability 0.1. Returns (inputs, targets); targets hold the original id
+    at selected positions and -100 (ignored by cross_entropy) elsewhere."""
     ordinary = ids >= len(SPECIALS)
     selected = (torch.rand(ids.shape, generator=generator) < p) & ordinary
     action = torch.rand(ids.shape, generator=generator)
-    random_words = torch.randint(len(SPECIALS), vocab_size, ids.shape, generator=generator)
+    random_words = torch.randint(
+        len(SPECIALS), vocab_size, ids.shape, generator=generator
+    )
     inputs = ids.clone()
     inputs[selected & (action < 0.8)] = MASK_ID
     to_random = selected & (action >= 0.8) & (action < 0.9)
@@ -170,28 +290,49 @@ def mask_tokens(ids, vocab_size, generator, p=0.15):
 
 # ---------------------------------------------------------------- models
 
+
 class MiniBert(torch.nn.Module):
     """BERT's encoder in miniature: token + learned position embeddings, LayerNorm, dropout, and
     n_layers post-norm Transformer encoder layers (GELU). forward(ids) -> hidden (N, T, d)."""
 
-    def __init__(self, vocab_size, d_model=64, n_layers=2, n_heads=4, d_ff=128, max_len=16,
-                 dropout=0.1):
+    def __init__(
+        self,
+        vocab_size,
+        d_model=64,
+        n_layers=2,
+        n_heads=4,
+        d_ff=128,
+        max_len=16,
+        dropout=0.1,
+    ):
         super().__init__()
         self.token = torch.nn.Embedding(vocab_size, d_model)
         self.position = torch.nn.Embedding(max_len, d_model)
         self.embed_norm = torch.nn.LayerNorm(d_model)
         self.dropout = torch.nn.Dropout(dropout)
-        layer = torch.nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, activation="gelu",
-                                                 batch_first=True)
-        self.layers = torch.nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        layer = torch.nn.TransformerEncoderLayer(
+            d_model,
+            n_heads,
+            d_ff,
+            dropout,
+            activation="gelu",
+            batch_first=True,
+        )
+        self.layers = torch.nn.TransformerEncoder(
+            layer, n_layers, enable_nested_tensor=False
+        )
 
     def forward(self, ids):
         positions = torch.arange(ids.shape[1])
-        x = self.dropout(self.embed_norm(self.token(ids) + self.position(positions)))
+        x = self.dropout(
+            self.embed_norm(self.token(ids) + self.position(positions))
+        )
         return self.layers(x, src_key_padding_mask=ids == PAD_ID)
 
 
-def encoder_parameter_count(vocab_size, d_model=64, n_layers=2, d_ff=128, max_len=16):
+def encoder_parameter_count(
+    vocab_size, d_model=64, n_layers=2, d_ff=128, max_len=16
+):
     """Closed form of the number of parameters of MiniBert: embeddings (V + P) d, embedding
     LayerNorm 2d, and per layer 4d^2 + 4d (attention: Q, K, V and output projections with
     biases) + 2 d d_ff + d_ff + d (feed-forward) + 4d (two LayerNorms)."""
@@ -213,7 +354,8 @@ class MaskedLanguageModel(torch.nn.Module):
 
 
 class SentenceClassifier(torch.nn.Module):
-    """Encoder + a linear classifier on the last-layer [CLS] state (position 0). forward -> (N, K)."""
+    """Encoder + a linear classifier on the last-layer [CLS] state
+    (position 0). forward -> (N, K)."""
 
     def __init__(self, encoder, n_classes=3):
         super().__init__()
@@ -226,6 +368,7 @@ class SentenceClassifier(torch.nn.Module):
 
 # ---------------------------------------------------------------- training
 
+
 def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
     """Adam on the masked-language-modelling loss (mean cross-entropy over the selected
     positions) of random mini-batches of corpus_ids (N, T), masked afresh at every step with
@@ -236,10 +379,14 @@ def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
     model.train()
     losses = np.empty(steps)
     for step in range(steps):
-        rows = corpus_ids[torch.randint(len(corpus_ids), (batch,), generator=gen)]
+        rows = corpus_ids[
+            torch.randint(len(corpus_ids), (batch,), generator=gen)
+        ]
         inputs, targets = mask_tokens(rows, vocab_size, gen)
         logits = model(inputs)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, vocab_size), targets.reshape(-1)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -248,9 +395,10 @@ def pretrain_mlm(model, corpus_ids, steps, batch=64, lr=1e-3, seed=0):
 
 
 def freeze_encoder(model):
-    """Keep the encoder's weights fixed: they get no gradients, so backpropagation stops at the
-    head, and the optimizer only sees the head. (As in the assignment, the encoder stays in
-    training mode, dropout included.)"""
+    """Keep the encoder's weights fixed: they get no gradients, so
+    backpropagation stops at the head, and the optimizer only sees the head.
+    (As in the assignment, the encoder stays in training mode, dropout
+    included.)"""
     model.encoder.requires_grad_(False)
 
 
@@ -263,8 +411,18 @@ def accuracy(model, ids, labels):
     return acc
 
 
-def fine_tune(model, train_ids, train_labels, val_ids, val_labels, epochs, freeze=False,
-              batch=32, lr=1e-3, seed=0):
+def fine_tune(
+    model,
+    train_ids,
+    train_labels,
+    val_ids,
+    val_labels,
+    epochs,
+    freeze=False,
+    batch=32,
+    lr=1e-3,
+    seed=0,
+):
     """Adam on the cross-entropy of the classifier, over shuffled mini-batches for `epochs`
     passes. freeze=True trains the head only. Returns a dict of per-epoch arrays: 'train_loss'
     (mean over the epoch), 'val_acc' (after the epoch), 'seconds' (wall clock of the epoch's
@@ -273,14 +431,23 @@ def fine_tune(model, train_ids, train_labels, val_ids, val_labels, epochs, freez
     model.train()
     if freeze:
         freeze_encoder(model)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    log = {"train_loss": [], "val_acc": [], "seconds": [], "trainable": count_params(model)}
+    opt = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=lr
+    )
+    log = {
+        "train_loss": [],
+        "val_acc": [],
+        "seconds": [],
+        "trainable": count_params(model),
+    }
     for _ in range(epochs):
         order = torch.randperm(len(train_ids), generator=gen)
         start, total = time.perf_counter(), 0.0
         for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
-            loss = torch.nn.functional.cross_entropy(model(train_ids[idx]), train_labels[idx])
+            idx = order[i : i + batch]
+            loss = torch.nn.functional.cross_entropy(
+                model(train_ids[idx]), train_labels[idx]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -288,7 +455,9 @@ def fine_tune(model, train_ids, train_labels, val_ids, val_labels, epochs, freez
         log["seconds"].append(time.perf_counter() - start)
         log["train_loss"].append(total / len(order))
         log["val_acc"].append(accuracy(model, val_ids, val_labels))
-    return {k: (np.array(v) if isinstance(v, list) else v) for k, v in log.items()}
+    return {
+        k: (np.array(v) if isinstance(v, list) else v) for k, v in log.items()
+    }
 
 
 def training_step_flops(model, ids, labels):

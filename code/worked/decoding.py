@@ -53,7 +53,9 @@ def exhaustive_decode(next_log_probs, T, bos, N):
     """
     best_words, best_score, ops, stored = None, -np.inf, 0, 0
 
-    def counted(prefix):  # one lookup, added to the running score by sequence_log_prob
+    def counted(
+        prefix,
+    ):  # one lookup, added to the running score by sequence_log_prob
         nonlocal ops
         ops += 1
         return next_log_probs(prefix)
@@ -67,25 +69,30 @@ def exhaustive_decode(next_log_probs, T, bos, N):
 
 
 def viterbi_step(log_delta, log_P):
-    """One step of the Viterbi recurrence in log space (section ift6135-a2-q2-2-a).
+    """One step of the Viterbi recurrence in log space (section
+    ift6135-a2-q2-2-a).
 
-    log_delta: (N,) log delta_{t-1}; log_P: (N, N). Returns log delta_t (N,), the
-    backpointers a_t (N,) (first maximiser on ties) and the candidate scores (N, N),
-    scores[i, j] = log delta_{t-1}(i) + log P[i, j], so that callers can count them.
+    log_delta: (N,) log delta_{t-1}; log_P: (N, N). Returns log delta_t (N,),
+    the backpointers a_t (N,) (first maximiser on ties) and the candidate
+    scores (N, N), scores[i, j] = log delta_{t-1}(i) + log P[i, j], so that
+    callers can count them.
     """
     scores = log_delta[:, None] + log_P  # (N, N)
     return scores.max(axis=0), scores.argmax(axis=0), scores
 
 
 def viterbi_tables(log_P, T, bos):
-    """The Viterbi tables of a Markov model: log delta_1..log delta_T and a_1..a_T,
-    each (T, N).
+    """The Viterbi tables of a Markov model: log delta_1..log delta_T and
+    a_1..a_T, each (T, N).
 
-    log_P: (N, N) log transition matrix, log_P[i, j] = log p(w_t = j | w_{t-1} = i).
+    log_P: (N, N) log transition matrix,
+    log_P[i, j] = log p(w_t = j | w_{t-1} = i).
     Recurrence (viterbi_step):
-    log delta_t(j) = max_i [log delta_{t-1}(i) + log P[i, j]], with backpointers
-    a_t(j) = argmax_i of the same (first maximiser on ties); delta_0 is one-hot at bos.
-    Row t - 1 of each table holds step t. Keeps every row, for the book's checks.
+    log delta_t(j) = max_i [log delta_{t-1}(i) + log P[i, j]],
+    with backpointers a_t(j) = argmax_i of the same (first maximiser on
+    ties); delta_0 is one-hot at bos.
+    Row t - 1 of each table holds step t. Keeps every row, for the book's
+    checks.
     """
     log_P = np.asarray(log_P, dtype=float)
     N = log_P.shape[0]
@@ -101,17 +108,18 @@ def viterbi_tables(log_P, T, bos):
 
 
 def viterbi(log_P, T, bos):
-    """The most likely w_1..w_T of a Markov model by dynamic programming (section
-    ift6135-a2-q2-2-d).
+    """The most likely w_1..w_T of a Markov model by dynamic programming
+    (section ift6135-a2-q2-2-d).
 
-    Forward: T steps of viterbi_step, keeping only the current log delta and the
-    backpointers. Backward: w*_T = argmax_j delta_T(j), then w*_t = a_{t+1}(w*_{t+1})
-    for t = T-1, ..., 1. Both counts are measured on the arrays the run creates, not
-    written as formulas: ``ops`` sums the sizes of the candidate-score arrays computed
-    (one addition each); ``stored`` is the peak, over the steps, of the numbers held
-    once a step is done: the backpointer rows kept so far, that step's score array and
-    the current delta (the previous delta is dropped). Section ift6135-a2-q2-2-e derives
-    T N^2 and T N + N^2 + N for them.
+    Forward: T steps of viterbi_step, keeping only the current log delta and
+    the backpointers. Backward: w*_T = argmax_j delta_T(j), then
+    w*_t = a_{t+1}(w*_{t+1}) for t = T-1, ..., 1. Both counts are measured on
+    the arrays the run creates, not written as formulas: ``ops`` sums the
+    sizes of the candidate-score arrays computed (one addition each);
+    ``stored`` is the peak, over the steps, of the numbers held once a step is
+    done: the backpointer rows kept so far, that step's score array and the
+    current delta (the previous delta is dropped). Section ift6135-a2-q2-2-e
+    derives T N^2 and T N + N^2 + N for them.
     """
     log_P = np.asarray(log_P, dtype=float)
     log_delta = np.full(log_P.shape[0], -np.inf)
@@ -124,7 +132,8 @@ def viterbi(log_P, T, bos):
         kept = sum(a.size for a in backpointers)  # backpointer rows so far
         stored = max(stored, kept + scores.size + log_delta.size)
     words = [int(log_delta.argmax())]  # w*_T = argmax_j delta_T(j)
-    for a_next in reversed(backpointers[1:]):  # w*_t = a_{t+1}(w*_{t+1}), t = T-1..1
+    # w*_t = a_{t+1}(w*_{t+1}), t = T-1..1
+    for a_next in reversed(backpointers[1:]):
         words.append(int(a_next[words[-1]]))
     return Decoded(tuple(reversed(words)), float(log_delta.max()), ops, stored)
 
@@ -148,29 +157,45 @@ def greedy_decode(next_log_probs, T, bos):
 
 
 def beam_search(next_log_probs, T, bos, B):
-    """The B best hypotheses w_1..w_T kept by beam search of width B, best first.
+    """The B best hypotheses w_1..w_T kept by beam search of width B, best
+    first.
 
-    Starts from the single hypothesis (bos,) (not B copies of it, which would fill the beam
-    with duplicates). At each step every hypothesis b is extended by every word j with score
-    l_b + log p(j | hypothesis b), and the B best of those candidates survive (ties: earlier
-    hypothesis, then smaller word index), selected in O(B N) time. Candidates with score -inf (impossible) never survive.
-    Each returned Decoded carries the run's totals: ops = the candidate scores computed,
-    at most T * B * N; stored = the peak numbers held at once: the candidate scores of one step
-    plus the kept hypotheses (t + 1 words and a score each).
+    Starts from the single hypothesis (bos,) (not B copies of it, which would
+    fill the beam with duplicates). At each step every hypothesis b is
+    extended by every word j with score l_b + log p(j | hypothesis b), and
+    the B best of those candidates survive (ties: earlier hypothesis, then
+    smaller word index), selected in O(B N) time. Candidates with score -inf
+    (impossible) never survive.
+    Each returned Decoded carries the run's totals: ops = the candidate scores
+    computed, at most T * B * N; stored = the peak numbers held at once: the
+    candidate scores of one step plus the kept hypotheses (t + 1 words and a
+    score each).
     """
     beams, ops, stored = [((bos,), 0.0)], 0, 0
     for t in range(1, T + 1):
-        scores = np.stack([score + np.asarray(next_log_probs(prefix), dtype=float)
-                           for prefix, score in beams])  # (beams, N)
+        # (beams, N)
+        scores = np.stack(
+            [
+                score + np.asarray(next_log_probs(prefix), dtype=float)
+                for prefix, score in beams
+            ]
+        )
         ops += scores.size
         flat = scores.ravel()
-        # Select in O(B N): the B-th largest score by partition, then sort only the candidates
-        # that reach it, by score descending and position ascending (deterministic ties).
-        cutoff = np.partition(flat, flat.size - B)[flat.size - B] if flat.size > B else -np.inf
+        # Select in O(B N): the B-th largest score by partition, then sort
+        # only the candidates that reach it, by score descending and position
+        # ascending (deterministic ties).
+        cutoff = (
+            np.partition(flat, flat.size - B)[flat.size - B]
+            if flat.size > B
+            else -np.inf
+        )
         candidates = np.flatnonzero(flat >= cutoff)
         order = candidates[np.lexsort((candidates, -flat[candidates]))]
         keep = [k for k in order[:B] if flat[k] > -np.inf]
         N = scores.shape[1]
-        beams = [(beams[k // N][0] + (int(k % N),), float(flat[k])) for k in keep]
+        beams = [
+            (beams[k // N][0] + (int(k % N),), float(flat[k])) for k in keep
+        ]
         stored = max(stored, scores.size + len(beams) * (t + 2))
     return [Decoded(prefix[1:], score, ops, stored) for prefix, score in beams]

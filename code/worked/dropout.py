@@ -30,7 +30,9 @@ def expected_dropout_cost(X, t, w, p):
 def dropout_minimizer(X, t, p):
     """The weights that minimize the expected cost: ``(X^T X + p/(1-p) diag(X^T X))^{-1} X^T t``."""
     gram = X.T @ X
-    return np.linalg.solve(gram + p / (1 - p) * np.diag(np.diag(gram)), X.T @ t)
+    return np.linalg.solve(
+        gram + p / (1 - p) * np.diag(np.diag(gram)), X.T @ t
+    )
 
 
 def matching_gaussian_variance(p):

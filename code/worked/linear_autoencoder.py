@@ -12,7 +12,11 @@ import torch
 def ae_objective(W1, W2, X, lam):
     """L(W1, W2) for torch tensors."""
     n = X.shape[1]
-    return ((X - W2 @ W1 @ X) ** 2).sum() / n + lam * (W1**2).sum() + lam * (W2**2).sum()
+    return (
+        ((X - W2 @ W1 @ X) ** 2).sum() / n
+        + lam * (W1**2).sum()
+        + lam * (W2**2).sum()
+    )
 
 
 def optimal_singular_values(X, k, lam):

@@ -26,7 +26,10 @@ def norm_stats(x, kind):
 def normalize(x, kind, eps=0.0):
     """``x`` standardized with its ``kind`` statistics (no learned scale or shift)."""
     axes = AXES[kind]
-    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    mean, var = (
+        x.mean(axis=axes, keepdims=True),
+        x.var(axis=axes, keepdims=True),
+    )
     return (x - mean) / np.sqrt(var + eps)
 
 

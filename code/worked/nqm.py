@@ -33,11 +33,11 @@ def steps_to_target(eta, a, sigma2, B, w0sq, target, max_steps=10**7):
     contraction, noise = (1 - eta * a) ** 2, eta**2 * sigma2 / B
     if np.any(contraction >= 1):
         return np.inf
-    floor = noise / (1 - contraction)                       # stationary E[w^2]
+    floor = noise / (1 - contraction)  # stationary E[w^2]
     if np.sum(a * floor) / 2 >= target:
         return np.inf
     m0 = np.broadcast_to(np.asarray(w0sq, dtype=float), np.shape(a))
-    if np.any(m0 < floor):                                   # not monotone: step through it
+    if np.any(m0 < floor):  # not monotone: step through it
         m = m0.copy()
         for t in range(max_steps + 1):
             if np.sum(a * m) / 2 <= target:
@@ -55,7 +55,7 @@ def steps_to_target(eta, a, sigma2, B, w0sq, target, max_steps=10**7):
         hi *= 2
         if hi > max_steps:
             return np.inf
-    lo = hi // 2                                             # loss(lo) > target >= loss(hi)
+    lo = hi // 2  # loss(lo) > target >= loss(hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if loss(mid) > target else (lo, mid)
@@ -77,7 +77,7 @@ def simulate(eta, a, sigma2, B, w0, steps, runs, rng):
     w = np.broadcast_to(np.asarray(w0, dtype=float), (runs, np.size(a))).copy()
     out = [w**2]
     for _ in range(steps):
-        eps = rng.normal(size=(B, *w.shape)) * np.sqrt(sigma2)      # (B, runs, d)
+        eps = rng.normal(size=(B, *w.shape)) * np.sqrt(sigma2)  # (B, runs, d)
         per_example = a * w + eps
         w = w - eta * per_example.mean(axis=0)
         out.append(w**2)

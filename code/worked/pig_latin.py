@@ -28,11 +28,13 @@ def pig_latin(word):
     end as a block; otherwise a leading consonant moves to the end; "ay" is appended after a moved
     consonant, "way" after a word that starts with a vowel (a, e, i, o, u; y counts as a consonant)."""
     if not word or not word.isalpha() or not word.islower():
-        raise ValueError(f"expected a non-empty lowercase alphabetic word, got {word!r}")
+        raise ValueError(
+            f"expected a non-empty lowercase alphabetic word, got {word!r}"
+        )
     if word[0] in VOWELS:
         return word + "way"
     head = word[:2] if word[:2] in CLUSTERS else word[0]
-    return word[len(head):] + head + "ay"
+    return word[len(head) :] + head + "ay"
 
 
 def encode(word):
@@ -55,7 +57,9 @@ def decode(tokens):
 def english_words(n=20000):
     """The alphabetic, lowercase ASCII words among the n most frequent English words of the
     ``wordfreq`` package (in order of frequency, duplicates removed)."""
-    from wordfreq import top_n_list  # imported here so that the rules work without the package
+    from wordfreq import (
+        top_n_list,
+    )  # imported here so that the rules work without the package
 
     seen, words = set(), []
     for w in top_n_list("en", n):
@@ -71,7 +75,11 @@ def split_words(words, n_val=1000, n_test=1000, n_small=3200, seed=0):
     Returns a dict with keys "test", "val", "small", "large" (lists of words)."""
     shuffled = sorted(set(words))
     random.Random(seed).shuffle(shuffled)
-    test, val, train = shuffled[:n_test], shuffled[n_test:n_test + n_val], shuffled[n_test + n_val:]
+    test, val, train = (
+        shuffled[:n_test],
+        shuffled[n_test : n_test + n_val],
+        shuffled[n_test + n_val :],
+    )
     return {"test": test, "val": val, "small": train[:n_small], "large": train}
 
 

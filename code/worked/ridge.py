@@ -18,7 +18,8 @@ def ridge_objective(X, t, w, lam):
 
 
 def ridge_closed_form(X, t, lam):
-    """The unique minimiser of ``ridge_objective`` for lam > 0: (X^T X + 2 n lam I)^{-1} X^T t, shape (d,)."""
+    """The unique minimiser of ``ridge_objective`` for lam > 0:
+    (X^T X + 2 n lam I)^{-1} X^T t, shape (d,)."""
     n, d = X.shape
     return np.linalg.solve(X.T @ X + 2 * n * lam * np.eye(d), X.T @ t)
 

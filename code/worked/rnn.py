@@ -17,8 +17,11 @@ def rnn_unroll(h0, W, U, b, xs, sigma):
 
 
 def hidden_jacobian(h0, W, U, b, xs, sigma):
-    """The Jacobian dh_T/dh_0, shape (n, n), by reverse-mode autograd through the unrolled net."""
-    return torch.autograd.functional.jacobian(lambda h: rnn_unroll(h, W, U, b, xs, sigma)[-1], h0)
+    """The Jacobian dh_T/dh_0, shape (n, n), by reverse-mode autograd
+    through the unrolled net."""
+    return torch.autograd.functional.jacobian(
+        lambda h: rnn_unroll(h, W, U, b, xs, sigma)[-1], h0
+    )
 
 
 def spectral_norm(A):

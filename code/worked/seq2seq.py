@@ -14,9 +14,10 @@ SOS = DIGITS  # the decoder's input vocabulary is the 10 digits and <sos>
 
 
 def decoder_inputs_and_targets(tokens, sos="<sos>", eos="<eos>"):
-    """Teacher forcing: the decoder reads the reference shifted right by one, starting with
-    <sos>, and is trained to emit the reference followed by <eos>. Returns (inputs, targets),
-    two lists of len(tokens) + 1 tokens with inputs[t + 1] == targets[t]."""
+    """Teacher forcing: the decoder reads the reference shifted right by one,
+    starting with <sos>, and is trained to emit the reference followed by
+    <eos>. Returns (inputs, targets), two lists of len(tokens) + 1 tokens with
+    inputs[t + 1] == targets[t]."""
     tokens = list(tokens)
     return [sos] + tokens, tokens + [eos]
 
@@ -53,7 +54,9 @@ class Seq2Seq(torch.nn.Module):
         self.src_embed = torch.nn.Embedding(DIGITS, embed)
         self.tgt_embed = torch.nn.Embedding(DIGITS + 1, embed)
         self.encoder = torch.nn.GRU(embed, hidden, batch_first=True)
-        self.decoder = torch.nn.GRU(embed + (hidden if stacked else 0), hidden, batch_first=True)
+        self.decoder = torch.nn.GRU(
+            embed + (hidden if stacked else 0), hidden, batch_first=True
+        )
         self.out = torch.nn.Linear(hidden, DIGITS)
 
     def start(self, src):
@@ -67,9 +70,11 @@ class Seq2Seq(torch.nn.Module):
         if self.stacked:
             T, L = tokens.shape[1], states.shape[1]
             if t0 + T > L:
-                raise ValueError(f"the stacked decoder has no encoder state for step {L + 1} "
-                                 f"(the source has {L} tokens)")
-            x = torch.cat([x, states[:, t0:t0 + T]], dim=2)
+                raise ValueError(
+                    f"the stacked decoder has no encoder state for step {L + 1} "
+                    f"(the source has {L} tokens)"
+                )
+            x = torch.cat([x, states[:, t0 : t0 + T]], dim=2)
         return x
 
     def forward(self, src, dec_inputs):
@@ -80,7 +85,9 @@ class Seq2Seq(torch.nn.Module):
 
     def step(self, tokens, h, states, t):
         """One decoder step t (0-based) on the previous tokens (N,): (logits (N, 10), new state)."""
-        out, h = self.decoder(self._decoder_input(tokens[:, None], states, t), h)
+        out, h = self.decoder(
+            self._decoder_input(tokens[:, None], states, t), h
+        )
         return self.out(out[:, 0]), h
 
 
@@ -105,8 +112,18 @@ def teacher_forced_predictions(model, src, tgt):
         return model(src, teacher_inputs(tgt)).argmax(dim=2)
 
 
-def train_seq2seq(model, task, length, steps, generator, batch=128, lr=1e-2, shift=True,
-                  callback=None, every=50):
+def train_seq2seq(
+    model,
+    task,
+    length,
+    steps,
+    generator,
+    batch=128,
+    lr=1e-2,
+    shift=True,
+    callback=None,
+    every=50,
+):
     """Adam on the teacher-forced cross-entropy, a fresh random batch at every step; the decoder
     reads teacher_inputs(tgt), or with shift=False the target itself (a deliberate mistake).
     callback(step) is called after every `every` steps. Returns the list of training losses."""
@@ -115,7 +132,9 @@ def train_seq2seq(model, task, length, steps, generator, batch=128, lr=1e-2, shi
     for _ in range(steps):
         src, tgt = make_task(batch, length, task, generator)
         logits = model(src, teacher_inputs(tgt) if shift else tgt)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, DIGITS), tgt.reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, DIGITS), tgt.reshape(-1)
+        )
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -134,4 +153,7 @@ def stacked_accuracy_ceiling(length, task="reverse"):
     token t at step t, always visible."""
     if task == "copy":
         return [1.0] * length
-    return [1.0 if length + 1 - t <= t else 1.0 / DIGITS for t in range(1, length + 1)]
+    return [
+        1.0 if length + 1 - t <= t else 1.0 / DIGITS
+        for t in range(1, length + 1)
+    ]
