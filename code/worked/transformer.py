@@ -7,6 +7,8 @@ the decoder-only model, ``non_embedding_params`` and ``train``).
 - ``EncoderDecoderTransformer`` and ``DecoderOnlyTransformer`` (pre-LayerNorm blocks), each with
   a ``collate`` that turns (source, target) token lists into padded input and target tensors.
 - ``train``: Adam for a given number of steps; returns train and validation loss curves.
+- ``train_seeds``: ``train`` of the decoder-only model for several seeds at once, the models'
+  weights stacked on a seed axis (one batched matrix product per layer for all seeds).
 - ``translate`` and ``exact_match``: greedy decoding and the fraction of words translated exactly.
 
 Token ids come from ``worked.pig_latin`` (PAD = 0 is never a target: the loss ignores it).
@@ -361,7 +363,7 @@ def _stacked_forward(p, pe, heads, layers, x):
         block = f"blocks.{i}."
         a = norm(h, block + "ln1")
         q, k, v = (split(linear(a, block + "attn." + m)) for m in "qkv")
-        context = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        context, _ = scaled_dot_product_attention(q, k, v, causal=True)
         h = h + linear(context.transpose(2, 3).reshape(s, n, t, -1), block + "attn.out")
         a = F.gelu(linear(norm(h, block + "ln2"), block + "mlp.0"))
         h = h + linear(a, block + "mlp.2")
@@ -411,7 +413,7 @@ def train_seeds(make_model, seeds, train_pairs, val_pairs, steps, batch_size=64,
 
     rngs = [random.Random(s) for s in seeds]
     orders = [[] for _ in seeds]
-    optimizer = torch.optim.Adam(params.values(), lr=lr)
+    optimizer = torch.optim.Adam(params.values(), lr=lr, foreach=True)
     history = {"step": [], "train": [], "val": []}
     running, seconds = [], 0.0
     for step in range(1, steps + 1):
