@@ -12,7 +12,7 @@ from worked.pig_latin import EOP, EOS, PAD, SOS, VOCAB_SIZE, encode, pairs, pig_
 from worked.transformer import (DecoderOnlyTransformer, EncoderDecoderTransformer, MultiHeadAttention,
                                 count_params, decoder_only_sequences, exact_match, non_embedding_params,
                                 scaled_dot_product_attention, sinusoidal_positions, target_loss,
-                                token_loss, train, translate)
+                                token_loss, train, train_seeds, translate)
 
 
 @pytest.mark.parametrize("t_q", [1, 5])  # a single query (one decoding step) and several
@@ -174,3 +174,20 @@ def test_constant_rate_checkpoint_equals_shorter_run():
             results[schedule, steps] = history["val"]
     assert results[False, 6][0] == pytest.approx(results[False, 3][0], rel=1e-6)
     assert results[True, 6][0] != pytest.approx(results[True, 3][0], rel=1e-6)
+
+
+def test_train_seeds_is_train_run_once_per_seed():
+    # the batched run of each seed must be that seed's own run of train (init and batch order)
+    data = pairs(["hello", "world", "string", "apple", "quiet", "stack", "trees", "banana"] * 5)
+    make = lambda: DecoderOnlyTransformer(d_model=8, layers=2, heads=2)
+    together = train_seeds(make, [0, 3], data, data[:10], steps=7, batch_size=16, lr=1e-2,
+                           eval_every=3, schedule=True)
+    for column, seed in enumerate([0, 3]):
+        torch.manual_seed(seed)
+        alone = train(make(), data, data[:10], steps=7, batch_size=16, lr=1e-2, eval_every=3,
+                      seed=seed)
+        assert together["step"] == alone["step"]
+        torch.testing.assert_close(torch.tensor(together["val"][:, column]),
+                                   torch.tensor(alone["val"], dtype=torch.float64),
+                                   rtol=1e-5, atol=1e-5)
+    assert abs(together["val"][-1, 0] - together["val"][-1, 1]) > 1e-4  # the seeds differ

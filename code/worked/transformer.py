@@ -7,6 +7,8 @@ the decoder-only model, ``non_embedding_params`` and ``train``).
 - ``EncoderDecoderTransformer`` and ``DecoderOnlyTransformer`` (pre-LayerNorm blocks), each with
   a ``collate`` that turns (source, target) token lists into padded input and target tensors.
 - ``train``: Adam for a given number of steps; returns train and validation loss curves.
+- ``train_seeds``: ``train`` of the decoder-only model for several seeds at once, the models'
+  weights stacked on a seed axis (one batched matrix product per layer for all seeds).
 - ``translate`` and ``exact_match``: greedy decoding and the fraction of words translated exactly.
 
 Token ids come from ``worked.pig_latin`` (PAD = 0 is never a target: the loss ignores it).
@@ -17,6 +19,7 @@ import math
 import random
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -337,3 +340,112 @@ def translate(model, words):
 def exact_match(model, words):
     """Fraction of the words whose greedy translation equals their Pig Latin exactly."""
     return sum(p == pig_latin(w) for p, w in zip(translate(model, words), words)) / len(words)
+
+
+def _stacked_forward(p, pe, heads, layers, x):
+    """DecoderOnlyTransformer.forward for S models at once: p maps each parameter name to the S
+    models' tensors stacked on a leading axis; x (S, N, T) -> logits (S, N, T, vocab)."""
+    s, n, t = x.shape
+
+    def linear(h, name):  # (S, N, T, in) -> (S, N, T, out), one matrix product per model
+        w, b = p[name + ".weight"], p[name + ".bias"]  # (S, out, in), (S, out)
+        return torch.baddbmm(b[:, None], h.reshape(s, n * t, -1), w.transpose(1, 2)).view(s, n, t, -1)
+
+    def norm(h, name):
+        w, b = p[name + ".weight"][:, None, None], p[name + ".bias"][:, None, None]
+        return F.layer_norm(h, h.shape[-1:]) * w + b
+
+    def split(h):  # (S, N, T, d) -> (S, N, heads, T, d / heads)
+        return h.view(s, n, t, heads, -1).transpose(2, 3)
+
+    h = p["embed.weight"][torch.arange(s)[:, None, None], x] + pe[:t]  # (S, N, T, d)
+    for i in range(layers):
+        block = f"blocks.{i}."
+        a = norm(h, block + "ln1")
+        q, k, v = (split(linear(a, block + "attn." + m)) for m in "qkv")
+        context, _ = scaled_dot_product_attention(q, k, v, causal=True)
+        h = h + linear(context.transpose(2, 3).reshape(s, n, t, -1), block + "attn.out")
+        a = F.gelu(linear(norm(h, block + "ln2"), block + "mlp.0"))
+        h = h + linear(a, block + "mlp.2")
+    return linear(norm(h, "ln_f"), "head")
+
+
+def train_seeds(make_model, seeds, train_pairs, val_pairs, steps, batch_size=64, lr=3e-3,
+                eval_every=100, schedule=True):
+    """``train`` for several seeds at once, as one batched computation (for the scaling-laws
+    chapter, which needs every point over several seeds within the build's time budget).
+
+    make_model() must return a DecoderOnlyTransformer. For each seed s, the model is
+    make_model() after torch.manual_seed(s) and its batches come in the order of
+    train(..., seed=s): the run of seed s is the run of
+    ``torch.manual_seed(s); train(make_model(), ..., seed=s)``. The models' weights are stacked
+    along a leading seed axis and every layer is one batched matrix product over it; the loss is
+    the sum of the per-seed mean losses, so each seed's slice of the gradient is its own model's
+    gradient, and Adam, elementwise, updates each slice as its own Adam would. Batches of
+    different seeds are right-padded to one shape with PAD (ignored by the loss; causal attention
+    keeps padding from reaching earlier positions).
+    Returns a dict: step (list), train and val (arrays (evaluations, seeds)), seconds (training
+    time, evaluation excluded)."""
+    seeds = list(seeds)
+    models = []
+    for s in seeds:
+        torch.manual_seed(s)
+        models.append(make_model())
+    base = models[0]
+    names = [name for name, _ in base.named_parameters()]
+    params = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in models])
+              .requires_grad_() for name in names}
+    heads, layers = base.blocks[0].attn.heads, len(base.blocks)
+
+    def losses(x, y):  # x, y (S, N, T) -> (summed nll (S,), target count (S,))
+        logits = _stacked_forward(params, base.pe, heads, layers, x)
+        nll = -logits.log_softmax(-1).gather(-1, y[..., None])[..., 0]
+        keep = (y != PAD).float()
+        return (nll * keep).sum((1, 2)), keep.sum((1, 2))
+
+    (x_all,), y_all = base.collate(train_pairs)  # every training pair, collated once: (N, L)
+    lengths = (x_all != PAD).sum(1)  # the input <SOS> source <EOP> target holds no PAD
+    val = sorted(val_pairs, key=lambda p: (len(p[0]), len(p[1])))
+    val_chunks = []
+    for i in range(0, len(val), 250):
+        (x,), y = base.collate(val[i:i + 250], loss_on="target")
+        val_chunks.append((x.expand(len(seeds), -1, -1), y.expand(len(seeds), -1, -1)))
+
+    rngs = [random.Random(s) for s in seeds]
+    orders = [[] for _ in seeds]
+    optimizer = torch.optim.Adam(params.values(), lr=lr, foreach=True)
+    history = {"step": [], "train": [], "val": []}
+    running, seconds = [], 0.0
+    for step in range(1, steps + 1):
+        start = time.perf_counter()
+        rows = []
+        for i, rng in enumerate(rngs):
+            if not orders[i]:
+                orders[i] = _length_bucketed_batches(train_pairs, batch_size, rng)
+            rows.append(orders[i].pop())
+        width = max(len(r) for r in rows)
+        index = torch.tensor([r + [r[0]] * (width - len(r)) for r in rows])  # (seeds, width)
+        valid = torch.tensor([[j < len(r) for j in range(width)] for r in rows])
+        length = int(lengths[index].max())
+        x = x_all[index, :length]
+        y = y_all[index, :length] * valid[..., None]  # a short batch's filler rows: all PAD
+        if schedule:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, steps, lr)
+        total, count = losses(x, y)
+        loss = total / count  # (seeds,)
+        optimizer.zero_grad()
+        loss.sum().backward()
+        optimizer.step()
+        seconds += time.perf_counter() - start
+        running.append(loss.detach())
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                sums = sum(torch.stack(losses(x, y)) for x, y in val_chunks)
+            history["step"].append(step)
+            history["train"].append(torch.stack(running).mean(0).tolist())
+            history["val"].append((sums[0] / sums[1]).tolist())
+            running = []
+    history["train"], history["val"] = np.array(history["train"]), np.array(history["val"])
+    history["seconds"] = seconds
+    return history
