@@ -38,7 +38,9 @@ def power_law_fit(x, y):
     return float(exponent), float(np.exp(log_prefactor))
 
 
-def chinchilla_loss(n_params, n_tokens, E=1.69, A=406.4, B=410.7, a=0.34, b=0.28):
+def chinchilla_loss(
+    n_params, n_tokens, E=1.69, A=406.4, B=410.7, a=0.34, b=0.28
+):
     """The parametric loss of Hoffmann et al. (2022), with their fitted constants by default.
     At a fixed C = 6 N D its minimum over N is at N* proportional to C^(b / (a + b))."""
     return E + A / np.asarray(n_params) ** a + B / np.asarray(n_tokens) ** b
@@ -57,9 +59,18 @@ def isoflop_analysis(n_params, losses, budgets):
         residuals = column - np.polyval(coefficients, log_n)
         optima.append(n_star)
         curvature.append(coefficients[0])
-        r2.append(1 - np.sum(residuals**2) / np.sum((column - column.mean()) ** 2))
+        r2.append(
+            1 - np.sum(residuals**2) / np.sum((column - column.mean()) ** 2)
+        )
         worst.append(np.abs(residuals).max())
     alpha, k = power_law_fit(budgets, optima)
     optima = np.array(optima)
-    return {"optima": optima, "tokens": budgets / training_flops(optima, 1),
-            "curvature": np.array(curvature), "r2": np.array(r2), "max_residual": np.array(worst), "alpha": alpha, "k": k}
+    return {
+        "optima": optima,
+        "tokens": budgets / training_flops(optima, 1),
+        "curvature": np.array(curvature),
+        "r2": np.array(r2),
+        "max_residual": np.array(worst),
+        "alpha": alpha,
+        "k": k,
+    }
