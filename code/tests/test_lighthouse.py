@@ -8,7 +8,7 @@ a missing Chromium skips them with a message, except under CI=true, where it fai
 
 The performance score depends on the page's main-thread work (total blocking time), which a busy
 machine inflates: run it with the machine otherwise idle, as CI does. A chapter page that grows
-past ~250 KB of HTML or ~4000 elements is the first to drop below 0.95; split it (as the decoding
+past ~225 KB of HTML or ~3000 elements is the first to drop below 0.95; split it (as the decoding
 chapter was split into decoding and beam search)."""
 
 import json
