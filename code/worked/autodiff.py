@@ -28,9 +28,8 @@ class Value:
         self.data = float(data)
         self.grad = 0.0
         self._inputs = _inputs
-        self._backward = lambda: (
-            None
-        )  # adds this node's contribution to its inputs' adjoints
+        # adds this node's contribution to its inputs' adjoints
+        self._backward = lambda: None
         self.op = op
 
     def __repr__(self):

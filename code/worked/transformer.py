@@ -333,9 +333,8 @@ def target_loss(model, pairs, batch_size=250):
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    pairs = sorted(
-        pairs, key=lambda p: (len(p[0]), len(p[1]))
-    )  # less padding; the sum is unchanged
+    # less padding; the sum is unchanged
+    pairs = sorted(pairs, key=lambda p: (len(p[0]), len(p[1])))
     for i in range(0, len(pairs), batch_size):
         chunk = pairs[i : i + batch_size]
         if isinstance(model, DecoderOnlyTransformer):
@@ -440,9 +439,8 @@ def train(
 def translate(model, words):
     """Greedy translations (strings) of a list of English words."""
     srcs = [encode(w) for w in words]
-    outputs = model.generate(
-        srcs, max_new=max(len(s) for s in srcs) + 4
-    )  # Pig Latin adds <= 3 letters
+    # Pig Latin adds <= 3 letters
+    outputs = model.generate(srcs, max_new=max(len(s) for s in srcs) + 4)
     return [decode(o) for o in outputs]
 
 
@@ -458,9 +456,8 @@ def _stacked_forward(p, pe, heads, layers, x):
     models' tensors stacked on a leading axis; x (S, N, T) -> logits (S, N, T, vocab)."""
     s, n, t = x.shape
 
-    def linear(
-        h, name
-    ):  # (S, N, T, in) -> (S, N, T, out), one matrix product per model
+    # (S, N, T, in) -> (S, N, T, out), one matrix product per model
+    def linear(h, name):
         w, b = p[name + ".weight"], p[name + ".bias"]  # (S, out, in), (S, out)
         return torch.baddbmm(
             b[:, None], h.reshape(s, n * t, -1), w.transpose(1, 2)
@@ -476,9 +473,8 @@ def _stacked_forward(p, pe, heads, layers, x):
     def split(h):  # (S, N, T, d) -> (S, N, heads, T, d / heads)
         return h.view(s, n, t, heads, -1).transpose(2, 3)
 
-    h = (
-        p["embed.weight"][torch.arange(s)[:, None, None], x] + pe[:t]
-    )  # (S, N, T, d)
+    # (S, N, T, d)
+    h = p["embed.weight"][torch.arange(s)[:, None, None], x] + pe[:t]
     for i in range(layers):
         block = f"blocks.{i}."
         a = norm(h, block + "ln1")
@@ -538,12 +534,10 @@ def train_seeds(
         keep = (y != PAD).float()
         return (nll * keep).sum((1, 2)), keep.sum((1, 2))
 
-    (x_all,), y_all = base.collate(
-        train_pairs
-    )  # every training pair, collated once: (N, L)
-    lengths = (x_all != PAD).sum(
-        1
-    )  # the input <SOS> source <EOP> target holds no PAD
+    # every training pair, collated once: (N, L)
+    (x_all,), y_all = base.collate(train_pairs)
+    # the input <SOS> source <EOP> target holds no PAD
+    lengths = (x_all != PAD).sum(1)
     val = sorted(val_pairs, key=lambda p: (len(p[0]), len(p[1])))
     val_chunks = []
     for i in range(0, len(val), 250):
@@ -567,17 +561,15 @@ def train_seeds(
                 )
             rows.append(orders[i].pop())
         width = max(len(r) for r in rows)
-        index = torch.tensor(
-            [r + [r[0]] * (width - len(r)) for r in rows]
-        )  # (seeds, width)
+        # (seeds, width)
+        index = torch.tensor([r + [r[0]] * (width - len(r)) for r in rows])
         valid = torch.tensor(
             [[j < len(r) for j in range(width)] for r in rows]
         )
         length = int(lengths[index].max())
         x = x_all[index, :length]
-        y = (
-            y_all[index, :length] * valid[..., None]
-        )  # a short batch's filler rows: all PAD
+        # a short batch's filler rows: all PAD
+        y = y_all[index, :length] * valid[..., None]
         if schedule:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, steps, lr)
