@@ -10,6 +10,8 @@
   (no live kernels here), Font Awesome, MathJax, and Sphinx's search index outside the search
   page (the theme only needs it there, since search-as-you-type is off).
 - Highlighted code loses the spans that only repeat the text colour (a third of a long page's elements).
+- Code blocks, outputs and tables get a tab stop in the HTML, and the theme's script no longer
+  measures them all on load (lazy-sections.js measures each as it is laid out).
 - Images load lazily, so that figures further down don't compete with the text for bandwidth.
 - The page's stylesheets become one file (``_static/bundle-<hash>.css``): one request, not a dozen.
 
@@ -27,7 +29,6 @@ import sys
 from pathlib import Path
 
 import tinycss2
-from docutils import nodes
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from sphinx.errors import ExtensionError
@@ -62,6 +63,22 @@ PRE = re.compile(r"<pre>.*?</pre>", re.S)
 # Spans in the text colour (name, punctuation, space), and the attribute dot that Pygments marks
 # as an operator (np.array: a quarter of a chapter's operator spans).
 PLAIN_TOKEN = re.compile(r'<span class="(?:[npw]">(?P<text>[^<]*)|o">(?P<dot>\.))</span>')
+# A tab stop in the HTML for what may scroll sideways: code blocks, outputs and the theme's table
+# wrappers (lazy-sections.js then keeps it only on those that do scroll).
+TAB_STOP = re.compile(r'<pre>|<div class="pst-scrollable-table-container">')
+# The theme's script, on load, reads the size of every element that may scroll, to give those that
+# do a tab stop: that reads the layout of the whole page in one long task (on the longest
+# chapter, 40 ms of an unthrottled main thread; Lighthouse counts four times that) and lays out
+# the sections that content-visibility (book.css) spares. lazy-sections.js does the same job per
+# element, when the browser lays it out; the theme's call is replaced by a marker.
+THEME_SCRIPT = "scripts/pydata-sphinx-theme.js"  # in _static
+THEME_TAB_STOPS_CALL = re.compile(
+    r'"complete"===document\.readyState\?(?P<name>\w+)\(\):window\.addEventListener\("load",(?P=name)\)')
+THEME_TAB_STOPS_FUNCTION = r'function {name}\(\)\{{.{{0,200}}?querySelectorAll\(\[(?P<selectors>[^\]]*)\].{{0,200}}?scrollWidth>'
+THEME_TAB_STOP_SELECTORS = ["pre", ".nboutput > .output_area", ".cell_output > .output", ".jp-RenderedHTMLCommon",
+                            ".pst-scrollable-table-container"]
+THEME_TAB_STOPS_DROPPED = "void 0/*tab stops: book/_static/lazy-sections.js*/"
+SOURCE_MAP_COMMENT = re.compile(r"\n?//# sourceMappingURL=\S+\s*$")
 BLOCKING_SCRIPT = re.compile(r'<script (?![^>]*\b(?:defer|async)\b)(?P<attrs>[^>]*\bsrc="[^"]*"[^>]*)></script>')
 
 
@@ -77,22 +94,20 @@ def _math_items(page_html):
     return items
 
 
-def _formula(image, href, display, phone_width_ex=38):
+def _formula(image, href, display):
     """The markup of one typeset formula: its SVG image (class ``formula``), sized in ex like the
     text around it, with its spoken form as alt text. An inline formula is the image alone, in the
     span Sphinx wrote (one element per formula: a chapter has hundreds). A display formula's image
-    sits in a container that scrolls sideways when the formula is wider than a phone's column
-    (book.css), made reachable with the keyboard, as a scrollable region must be."""
+    sits in a container that scrolls sideways when the formula is wider than the column (book.css),
+    with a tab stop, as a scrollable region must have (lazy-sections.js drops it where the
+    formula fits)."""
     # class dark-light: the theme then leaves the image alone in dark mode (no white backing, no
     # dimming), and book.css inverts its glyphs instead.
     img = (f'<img class="formula dark-light" src="{href}" alt="{html.escape(image["speech"])}" '
            f'style="width:{image["width"]};height:{image["height"]};vertical-align:{image["valign"]}" >')
     if not display:
         return img
-    attributes = 'class="MathJax" jax="SVG" display="true"'
-    if float(image["width"][:-2]) > phone_width_ex:
-        attributes += ' tabindex="0"'
-    return f"<mjx-container {attributes}>{img}</mjx-container>"
+    return f'<mjx-container class="MathJax" jax="SVG" display="true" tabindex="0">{img}</mjx-container>'
 
 
 def render_math(pages, outdir):
@@ -302,6 +317,31 @@ def unwrap_plain_tokens(page_html):
     return PRE.sub(lambda pre: PLAIN_TOKEN.sub(lambda m: m["text"] or m["dot"] or "", pre[0]), page_html)
 
 
+def drop_theme_tab_stops(static):
+    """Replace the theme script's load-time measuring of every scrollable element (see
+    THEME_TAB_STOPS_CALL) by a marker; the build stops if the script no longer has that call, or
+    if the function it calls handles other elements than lazy-sections.js does."""
+    path = static / THEME_SCRIPT
+    script = path.read_text(encoding="utf-8")
+    if THEME_TAB_STOPS_DROPPED in script:  # an earlier build did it and Sphinx kept the file
+        return
+    calls = list(THEME_TAB_STOPS_CALL.finditer(script))
+    if len(calls) != 1:
+        raise ExtensionError(f"fast_pages: THEME_TAB_STOPS_CALL matched {len(calls)} times in {THEME_SCRIPT}, "
+                             "expected once; the theme's script changed (see book/_ext/fast_pages.py)")
+    function = re.search(THEME_TAB_STOPS_FUNCTION.format(name=re.escape(calls[0]["name"])), script, re.S)
+    selectors = json.loads(f"[{function['selectors']}]") if function else None
+    if selectors != THEME_TAB_STOP_SELECTORS:
+        raise ExtensionError(f"fast_pages: the theme's tab-stop function handles {selectors}, not "
+                             f"{THEME_TAB_STOP_SELECTORS} (THEME_TAB_STOPS_FUNCTION); update "
+                             "book/_static/lazy-sections.js and fast_pages.py to match")
+    # Its source map describes the script as shipped: a debugger would map the rewritten one wrong.
+    script, maps = SOURCE_MAP_COMMENT.subn("", script.replace(calls[0][0], THEME_TAB_STOPS_DROPPED))
+    if maps != 1:
+        raise ExtensionError(f"fast_pages: SOURCE_MAP_COMMENT matched {maps} times in {THEME_SCRIPT}, expected once")
+    path.write_text(script, encoding="utf-8")
+
+
 def lazy_images(page_html):
     """Figures load when they come near the screen, not before the text is painted."""
     return re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" decoding="async" ', page_html)
@@ -316,13 +356,15 @@ def process_pages(app, exception):
     rendered = render_math(pages, outdir)
     icons = load_icons(outdir)
     matched = dict.fromkeys(("DROPPED_SCRIPTS", "DROPPED_STYLES", "SEARCH_SCRIPTS", "DOC_OPTIONS",
-                             "ICON", "PLAIN_TOKEN"), 0)
+                             "ICON", "PLAIN_TOKEN", "TAB_STOP"), 0)
     for path, text in rendered.items():
         text, count = ICON.subn(lambda m: inline_icon(m, icons, path), text)
         matched["ICON"] += bool(count)
         before = text
         text = unwrap_plain_tokens(text)
         matched["PLAIN_TOKEN"] += text != before or "<pre>" not in text
+        text, count = TAB_STOP.subn(lambda m: m[0][:-1] + ' tabindex="0">', text)
+        matched["TAB_STOP"] += bool(count) or "<pre" not in text
         text = lazy_images(text)
         text = lighten_head(text, outdir, path.name == "search.html", matched)
         path.write_text(text, encoding="utf-8")
@@ -334,6 +376,7 @@ def process_pages(app, exception):
     if unmatched:
         raise ExtensionError(f"fast_pages: the rules {', '.join(unmatched)} matched no page; "
                              "the theme's markup changed (see book/_ext/fast_pages.py)")
+    drop_theme_tab_stops(outdir / "_static")
     used, bundles = UsedClasses(outdir), {}  # from every page, once they all have their final markup
     for path in rendered:
         text = path.read_text(encoding="utf-8")
@@ -350,4 +393,5 @@ def setup(app):
     app.connect("config-inited", init_pages)
     app.connect("html-page-context", record_page)
     app.connect("build-finished", process_pages, priority=900)  # after myst-nb writes its CSS
+    app.add_js_file("lazy-sections.js", loading_method="defer")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": False}

@@ -5,6 +5,7 @@ Random arrays inside a test come from numpy generators seeded by a hypothesis-dr
 The ``site`` fixture serves the built book (_build/html) on 127.0.0.1 for the browser and
 Lighthouse tests, gzip-compressed as GitHub Pages serves it."""
 
+import functools
 import gzip
 import http.server
 import io
@@ -34,6 +35,13 @@ HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
 COMPRESSED = {".html", ".css", ".js", ".svg", ".json", ".ipynb", ".txt", ".woff"}
 
 
+@functools.lru_cache(maxsize=None)
+def _gzipped(path, mtime_ns):
+    """Compressed once per file version, as a host serves it from cache: compressing on every
+    request would compete with the browser for the CPU while Lighthouse times the page."""
+    return gzip.compress(path.read_bytes())
+
+
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
     """A static server that gzips text files when the browser accepts it, like GitHub Pages."""
 
@@ -46,7 +54,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             path = path / "index.html"
         if path.suffix not in COMPRESSED or not path.is_file() or "gzip" not in self.headers.get("Accept-Encoding", ""):
             return super().send_head()
-        body = gzip.compress(path.read_bytes())
+        body = _gzipped(path, path.stat().st_mtime_ns)
         self.send_response(200)
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Encoding", "gzip")

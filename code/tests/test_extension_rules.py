@@ -2,6 +2,8 @@
 longer finds what it rewrites must stop the build (a theme update must break the build, not the
 page). Unit tests of book/_ext on small pages, no build."""
 
+import json
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,6 +135,58 @@ def test_an_inline_formula_is_one_image_and_a_display_formula_scrolls_in_its_con
     inline = fast_pages._formula(image, "m.svg", display=False)
     assert inline.startswith('<img class="formula dark-light" src="m.svg" alt="x squared"')
     assert inline.count("<") == 1
-    wide = fast_pages._formula({**image, "width": "60ex"}, "m.svg", display=True)
-    assert wide.startswith('<mjx-container class="MathJax" jax="SVG" display="true" tabindex="0"><img')
-    assert "tabindex" not in fast_pages._formula(image, "m.svg", display=True)
+    display = fast_pages._formula(image, "m.svg", display=True)
+    assert display.startswith('<mjx-container class="MathJax" jax="SVG" display="true" tabindex="0"><img')
+
+
+def theme_static(tmp_path, script):
+    (tmp_path / "scripts").mkdir(parents=True)
+    (tmp_path / fast_pages.THEME_SCRIPT).write_text(script)
+    return tmp_path
+
+
+def test_the_theme_scripts_load_time_tab_stop_scan_is_dropped_once(tmp_path):
+    """On the script the installed theme ships: its one load-time call goes, the rest stays, and
+    a rebuild over the rewritten file leaves it alone."""
+    import pydata_sphinx_theme
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+    shipped = (theme / fast_pages.THEME_SCRIPT).read_text()
+    static = theme_static(tmp_path, shipped)
+    fast_pages.drop_theme_tab_stops(static)
+    script = (static / fast_pages.THEME_SCRIPT).read_text()
+    assert fast_pages.THEME_TAB_STOPS_CALL.search(script) is None
+    assert "sourceMappingURL" in shipped and "sourceMappingURL" not in script
+    assert len(script) == len(shipped) - len(fast_pages.THEME_TAB_STOPS_CALL.search(shipped)[0]) \
+        + len(fast_pages.THEME_TAB_STOPS_DROPPED) - len(fast_pages.SOURCE_MAP_COMMENT.search(shipped)[0])
+    fast_pages.drop_theme_tab_stops(static)
+    assert (static / fast_pages.THEME_SCRIPT).read_text() == script
+
+
+def test_the_tab_stop_rewrite_fails_when_the_theme_changed(tmp_path):
+    function = 'function I(){const e=()=>{document.querySelectorAll(%s.join(", ")).forEach(e=>{e.tabIndex=e.scrollWidth>0})}}'
+    call = '"complete"===document.readyState?I():window.addEventListener("load",I)'
+    with pytest.raises(ExtensionError, match="THEME_TAB_STOPS_CALL matched 0 times"):
+        fast_pages.drop_theme_tab_stops(theme_static(tmp_path / "a", function % '["pre"]' + ";I()"))
+    with pytest.raises(ExtensionError, match=r"handles \['pre', 'table'\]"):  # a new selector
+        fast_pages.drop_theme_tab_stops(theme_static(tmp_path / "b", function % '["pre","table"]' + ";" + call))
+    selectors = ",".join(f'"{s}"' for s in fast_pages.THEME_TAB_STOP_SELECTORS)
+    fast_pages.drop_theme_tab_stops(theme_static(tmp_path / "c", function % f"[{selectors}]" + ";" + call
+                                                  + "\n//# sourceMappingURL=t.js.map"))
+
+
+def test_the_script_measures_what_the_theme_did_and_the_display_formulas():
+    script = (ROOT / "book" / "_static" / "lazy-sections.js").read_text()
+    listed = re.search(r"const selectors = \[(.*?)\];", script, re.S)[1]
+    assert json.loads(f"[{listed}]") == [*fast_pages.THEME_TAB_STOP_SELECTORS, 'mjx-container[display="true"]']
+
+
+def test_the_sitemap_gets_the_pages_an_incremental_build_did_not_write():
+    import queue
+    config = SimpleNamespace(html_file_suffix=None, sitemap_show_lastmod=False, sitemap_excludes=["search.html"])
+    env = SimpleNamespace(found_docs={"book/a", "book/b", "search"}, is_directory_builder=False)
+    app = SimpleNamespace(builder=SimpleNamespace(format="html", env=env, config=config), env=env,
+                          worked_pages_written={"book/a", "genindex"}, extensions={"sphinx_sitemap": None})
+    env.app = SimpleNamespace(sitemap_links=queue.Queue())
+    worked_book.complete_sitemap(app, None)
+    queued = [env.app.sitemap_links.get_nowait()[0] for _ in range(env.app.sitemap_links.qsize())]
+    assert queued == ["book/b.html"]  # book/a is queued by sphinx-sitemap itself; search is excluded

@@ -6,10 +6,13 @@ the heaviest chapter. The site is served gzip-compressed, as GitHub Pages serves
 The scores are written to _build/lighthouse.json for the record. As with the browser tests,
 a missing Chromium skips them with a message, except under CI=true, where it fails.
 
-The performance score depends on the page's main-thread work (total blocking time), which a busy
-machine inflates: run it with the machine otherwise idle, as CI does. A chapter page that grows
-past ~225 KB of HTML or ~3000 elements is the first to drop below 0.95; split it (as the decoding
-chapter was split into decoding and beam search)."""
+The performance score depends on the page's main-thread work (total blocking time, its median
+required under 100 ms), which a busy machine inflates: run it with the machine otherwise idle,
+as CI does. Two things keep that work to the first screen of a long chapter: its sections are
+rendered only near the screen (content-visibility, book.css; test_browser.py checks every chapter
+has it), and the theme's script no longer measures every code block on load (fast_pages.py). A
+chapter page still has a budget (test_site.py: ~225 KB of HTML, ~3000 elements), since parsing
+grows with its length; split one that outgrows it (as decoding was split from beam search)."""
 
 import json
 import os
@@ -26,6 +29,12 @@ LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 CHROMIUM = shutil.which("chromium") or shutil.which("google-chrome")
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 RUNS = 3
+# Lighthouse's performance score turns on the total blocking time: with a median under 100 ms the
+# score has room to spare (the median of 369 ms scored 0.91 before sections off screen were left
+# unrendered, book.css, and the theme's script stopped laying out the whole page on load). The
+# median, not every run: one run in ten or so lands a first layout after the first paint instead
+# of before it, and blocks for 150-250 ms more on this page (the runs are in lighthouse.json).
+MAX_BLOCKING_MS = 100
 
 if CHROMIUM is None:
     if os.environ.get("CI") == "true":
@@ -81,3 +90,6 @@ def test_lighthouse_scores(site, path, tmp_path, record):
     }
     failing = {c: s for c, s in median.items() if s < 0.95}
     assert not failing, f"{path}: median scores below 0.95: {failing}; metrics {record[path]['metrics']}"
+    blocking = record[path]["total_blocking_time_ms"] = [
+        round(r["audits"]["total-blocking-time"]["numericValue"]) for r in reports]
+    assert statistics.median(blocking) < MAX_BLOCKING_MS, f"{path}: total blocking time {blocking} ms in {RUNS} runs"
