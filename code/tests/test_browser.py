@@ -323,7 +323,7 @@ def formula_contrast(browser, site, scheme):
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     shot = Image.open(io.BytesIO(image.screenshot())).convert("L")
     page.context.close()
-    pixels = sorted(shot.getdata())
+    pixels = sorted(shot.get_flattened_data())
     background = max(set(pixels), key=pixels.count)  # the most common grey level
     glyph = pixels[-1] if scheme == "dark" else pixels[0]
     return background, glyph
