@@ -14,6 +14,7 @@
   measures them all on load (lazy-sections.js measures each as it is laid out).
 - Images load lazily, so that figures further down don't compete with the text for bandwidth.
 - The page's stylesheets become one file (``_static/bundle-<hash>.css``): one request, not a dozen.
+- sitemap.xml lists every page after an incremental build too, not only the pages it wrote.
 
 Only the pages written by this build are processed, and processing is idempotent.
 """
@@ -28,6 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sphinx_sitemap
 import tinycss2
 from fontTools import subset
 from fontTools.ttLib import TTFont
@@ -83,9 +85,19 @@ BLOCKING_SCRIPT = re.compile(r'<script (?![^>]*\b(?:defer|async)\b)(?P<attrs>[^>
 
 
 def record_page(app, pagename, templatename, context, doctree):
-    """Remember the page for post-processing (its description, for search engines and link
-    previews, comes from sphinxext-opengraph)."""
+    """Remember the page for post-processing and for the sitemap (its description, for search
+    engines and link previews, comes from sphinxext-opengraph)."""
     app.fast_pages_written.add(pagename)
+
+
+def complete_sitemap(app, exception):
+    """sphinx-sitemap lists the pages this build wrote, and only those (its issue #13): after an
+    incremental build sitemap.xml would leave out every unchanged chapter. Queue the others as
+    its own html-page-context handler does, before it writes the file (priority 500)."""
+    if exception is not None or app.builder.format != "html" or "sphinx_sitemap" not in app.extensions:
+        return
+    for docname in sorted(app.env.found_docs - app.fast_pages_written):
+        sphinx_sitemap.add_html_link(app, docname, None, None, None)
 
 
 def _math_items(page_html):
@@ -392,6 +404,7 @@ def init_pages(app, config):
 def setup(app):
     app.connect("config-inited", init_pages)
     app.connect("html-page-context", record_page)
+    app.connect("build-finished", complete_sitemap, priority=400)
     app.connect("build-finished", process_pages, priority=900)  # after myst-nb writes its CSS
     app.add_js_file("lazy-sections.js", loading_method="defer")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": False}

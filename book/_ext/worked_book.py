@@ -31,7 +31,6 @@ import re
 from pathlib import Path
 
 import nbformat
-import sphinx_sitemap
 import yaml
 from docutils import nodes
 from docutils.parsers.rst import Directive
@@ -544,24 +543,6 @@ def set_site_url(app, config):
         config.project = config.html_title
 
 
-def init_written_pages(app, config):
-    app.worked_pages_written = set()
-
-
-def record_written_page(app, pagename, templatename, context, doctree):
-    app.worked_pages_written.add(pagename)
-
-
-def complete_sitemap(app, exception):
-    """sphinx-sitemap lists the pages this build wrote, and only those (its issue #13): after an
-    incremental build sitemap.xml would leave out every unchanged chapter. Queue the others as
-    its own html-page-context handler does, before it writes the file (priority 500)."""
-    if exception is not None or app.builder.format != "html" or "sphinx_sitemap" not in app.extensions:
-        return
-    for docname in sorted(app.env.found_docs - app.worked_pages_written):
-        sphinx_sitemap.add_html_link(app, docname, None, None, None)
-
-
 def _definitions(path):
     """{top-level function or class name: line} of a Python file."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -868,9 +849,6 @@ def setup(app):
     app.connect("env-check-consistency", check_code_entries)
     app.connect("html-collect-pages", add_problem_redirects, priority=400)
     app.connect("html-page-context", forward_moved_anchors)
-    app.connect("html-page-context", record_written_page)
-    app.connect("config-inited", init_written_pages)
-    app.connect("build-finished", complete_sitemap, priority=400)
     app.connect("build-finished", fix_root_redirect)
     app.connect("build-finished", fix_hidden_cell_summaries)
     app.add_js_file("problem-links.js", loading_method="defer")

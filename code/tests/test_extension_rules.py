@@ -185,8 +185,8 @@ def test_the_sitemap_gets_the_pages_an_incremental_build_did_not_write():
     config = SimpleNamespace(html_file_suffix=None, sitemap_show_lastmod=False, sitemap_excludes=["search.html"])
     env = SimpleNamespace(found_docs={"book/a", "book/b", "search"}, is_directory_builder=False)
     app = SimpleNamespace(builder=SimpleNamespace(format="html", env=env, config=config), env=env,
-                          worked_pages_written={"book/a", "genindex"}, extensions={"sphinx_sitemap": None})
+                          fast_pages_written={"book/a", "genindex"}, extensions={"sphinx_sitemap": None})
     env.app = SimpleNamespace(sitemap_links=queue.Queue())
-    worked_book.complete_sitemap(app, None)
+    fast_pages.complete_sitemap(app, None)
     queued = [env.app.sitemap_links.get_nowait()[0] for _ in range(env.app.sitemap_links.qsize())]
     assert queued == ["book/b.html"]  # book/a is queued by sphinx-sitemap itself; search is excluded
