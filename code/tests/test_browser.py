@@ -161,11 +161,8 @@ def anchor_page(pid):
 @pytest.mark.parametrize("pid", SOLVED)
 def test_permalink_scrolls_to_its_problem(browser, site, pid):
     page, _, _ = open_page(browser, f"{site}{anchor_page(pid)}#{pid}", viewport={"width": 1200, "height": 900})
-    page.wait_for_timeout(200)  # let the browser settle the scroll
-    top = page.evaluate(f"document.getElementById('{pid}').getBoundingClientRect().top")
-    header = page.evaluate("document.querySelector('.bd-header-article').getBoundingClientRect().bottom")
+    assert_heading_is_at_top(page, pid)
     assert page.evaluate("window.scrollY") > 0
-    assert header - 1 <= top <= header + 80, f"the heading is at {top}px, the header ends at {header}px"
     page.context.close()
 
 
@@ -251,11 +248,12 @@ def test_search_works_offline(browser, site):
     page.context.close()
 
 
-def heading_is_at_top(page, pid):
+def assert_heading_is_at_top(page, pid):
+    """The problem's heading sits just under the page's header (within 80 px)."""
     page.wait_for_timeout(200)  # let the browser settle the scroll
     top = page.evaluate(f"document.getElementById('{pid}').getBoundingClientRect().top")
     header = page.evaluate("document.querySelector('.bd-header-article').getBoundingClientRect().bottom")
-    return header - 1 <= top <= header + 80
+    assert header - 1 <= top <= header + 80, f"the heading is at {top}px, the header ends at {header}px"
 
 
 @pytest.mark.parametrize("pid", SOLVED)
@@ -264,7 +262,7 @@ def test_stable_address_lands_on_its_problem(browser, site, pid):
     scrolled to its heading."""
     page, foreign, _ = open_page(browser, f"{site}p/{pid}.html", viewport={"width": 1200, "height": 900})
     page.wait_for_url(f"**/{anchor_page(pid)}#{pid}")
-    assert heading_is_at_top(page, pid)
+    assert_heading_is_at_top(page, pid)
     assert foreign == []
     page.context.close()
 
@@ -274,7 +272,7 @@ def test_old_link_of_a_moved_problem_forwards(browser, site, old, pid):
     page, _, _ = open_page(browser, f"{site}{old}.html#{pid}", viewport={"width": 1200, "height": 900})
     page.wait_for_url(f"**/{anchor_page(pid)}#{pid}")
     assert anchor_page(pid) != f"{old}.html"
-    assert heading_is_at_top(page, pid)
+    assert_heading_is_at_top(page, pid)
     page.context.close()
 
 
@@ -290,7 +288,7 @@ def test_link_within_the_page_lands_on_its_problem(browser, site, pid):
     there."""
     page, _, _ = open_page(browser, f"{site}{anchor_page(pid)}", viewport={"width": 1200, "height": 900})
     page.evaluate(f"window.location.hash = '{pid}'")
-    assert heading_is_at_top(page, pid)
+    assert_heading_is_at_top(page, pid)
     page.context.close()
 
 
