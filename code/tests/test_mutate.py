@@ -168,3 +168,29 @@ def test_dependent_chapters_follow_imports_between_modules(project):
     assert mutate.dependent_chapters(project, "square") == ["book/chapter.md", "book/other.md"]
     assert mutate.dependent_chapters(project, "room") == ["book/other.md"]
     assert mutate.dependent_chapters(project, "cube") == []  # not a module of the project
+
+
+def test_execute_chapter_prints_each_cells_outputs(tmp_path):
+    # what an auditor compares the prose with: each code cell's printed and returned text
+    chapter = CHAPTER.split("# Chapter")[0] + textwrap.dedent("""\
+        # Outputs
+
+        ```{code-cell} ipython3
+        print("seed mean", 0.5)
+        ```
+
+        ```{code-cell} ipython3
+        x = 1
+        ```
+
+        ```{code-cell} ipython3
+        2 + 2
+        ```
+        """)
+    (tmp_path / "chapter.md").write_text(chapter)
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "execute_chapter.py"), "--outputs",
+                           str(tmp_path / "chapter.md")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("--- code cell 1\nseed mean 0.5\n--- code cell 3\n4\n")
+    assert "every cell ran" in proc.stdout
