@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from worked.bert_mini import (CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIALS, MaskedLanguageModel,
                               MiniBert, SentenceClassifier, WordTokenizer, all_expressions,
                               arithmetic_corpus, encoder_parameter_count, english_corpus,
-                              fine_tune, make_task_split, mask_tokens, number_words, pretrain_mlm,
-                              training_step_flops)
+                              expression_text, fine_tune, make_task_split, mask_tokens,
+                              number_words, pretrain_mlm, training_step_flops)
 from worked.transformer import count_params
 
 WORD_VALUE = {number_words(n): n for n in range(50)}
@@ -67,7 +67,21 @@ def test_arithmetic_corpus_excludes_the_evaluation_expressions():
     clean = arithmetic_corpus(4000, seed=1, exclude=val_texts)
     assert not stated(clean) & set(val_texts)
     assert not any(f" {t} " in f" {s} " for s in clean for t in val_texts)
-    assert len(stated(clean)) > 700  # the other 722 expressions are all still drawn
+    assert len(clean) == 4000
+
+
+def test_arithmetic_corpus_excludes_the_swapped_evaluation_expressions():
+    # 'b plus a' states the value of 'a plus b', 'b minus a' gives the sign of 'a minus b'
+    swap = lambda text: " ".join(text.split()[::-1])  # noqa: E731
+    stated = lambda corpus: {" ".join(s.split()[:3]) for s in corpus}  # noqa: E731
+    every = {expression_text(*e) for e in all_expressions(20)}
+    val_texts = make_task_split(640, 160, seed=0)[1][0]
+    forms = set(val_texts) | {swap(t) for t in val_texts}
+    assert sum(swap(t) in stated(arithmetic_corpus(4000, seed=1)) for t in val_texts) > 150
+    # 20000 draws reach every allowed expression: nothing else is excluded
+    assert stated(arithmetic_corpus(20000, seed=1, exclude=val_texts)) == every - forms
+    assert stated(arithmetic_corpus(20000, seed=2, exclude=["three minus nine"])) == every - {
+        "three minus nine", "nine minus three"}
 
 
 def test_english_corpus_covers_task_words_without_equations():

@@ -106,13 +106,16 @@ def arithmetic_corpus(n, seed=0, max_operand=20, exclude=()):
     """n statements of addition and subtraction with their results, the kind of text a
     mathematical corpus is full of: 'three plus four is seven', 'two minus nine is negative
     seven'. The expression is uniform over all_expressions(max_operand) minus the expression
-    texts in `exclude` (the evaluation set, which pretraining must never see); the results
-    are always correct."""
+    texts in `exclude` (the evaluation set, which pretraining must never see) and minus those
+    expressions with their operands swapped: 'b plus a' states the value of 'a plus b', and
+    'b minus a' its negative, which gives the sign of 'a minus b' at once. The results are
+    always correct."""
     exclude = set(exclude)
     pool = [
-        e
-        for e in all_expressions(max_operand)
-        if expression_text(*e) not in exclude
+        (a, op, b)
+        for a, op, b in all_expressions(max_operand)
+        if expression_text(a, op, b) not in exclude
+        and expression_text(b, op, a) not in exclude
     ]
     rng = np.random.default_rng(seed)
     picks = rng.integers(len(pool), size=n)
