@@ -176,16 +176,17 @@ def test_constant_rate_checkpoint_equals_shorter_run():
     assert results[True, 6][0] != pytest.approx(results[True, 3][0], rel=1e-6)
 
 
-def test_train_seeds_is_train_run_once_per_seed():
+@pytest.mark.parametrize("schedule", [True, False])  # the scaling-laws chapter uses False
+def test_train_seeds_is_train_run_once_per_seed(schedule):
     # the batched run of each seed must be that seed's own run of train (init and batch order)
     data = pairs(["hello", "world", "string", "apple", "quiet", "stack", "trees", "banana"] * 5)
     make = lambda: DecoderOnlyTransformer(d_model=8, layers=2, heads=2)
     together = train_seeds(make, [0, 3], data, data[:10], steps=7, batch_size=16, lr=1e-2,
-                           eval_every=3, schedule=True)
+                           eval_every=3, schedule=schedule)
     for column, seed in enumerate([0, 3]):
         torch.manual_seed(seed)
         alone = train(make(), data, data[:10], steps=7, batch_size=16, lr=1e-2, eval_every=3,
-                      seed=seed)
+                      seed=seed, schedule=schedule)
         assert together["step"] == alone["step"]
         torch.testing.assert_close(torch.tensor(together["val"][:, column]),
                                    torch.tensor(alone["val"], dtype=torch.float64),
