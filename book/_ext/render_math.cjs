@@ -71,8 +71,14 @@ function render(items) {
   const output = new SVG({ fontCache: "local" });
   const doc = mathjax.document(`<!DOCTYPE html><html><head></head><body>${body}</body></html>`, { InputJax: tex, OutputJax: output });
   doc.render();
+  // The body's children are the spans above, in order. (adaptor.elementById walks the whole
+  // document on every call: with ~1,800 typeset formulas that took most of the build's minute
+  // and a half here.)
+  const spans = adaptor.childNodes(adaptor.body(doc.document));
+  if (spans.length !== items.length) throw new Error(`render_math: ${spans.length} typeset spans for ${items.length} formulas`);
   return items.map((item, i) => {
-    const span = adaptor.elementById(adaptor.body(doc.document), `m${i}`);
+    const span = spans[i];
+    if (adaptor.getAttribute(span, "id") !== `m${i}`) throw new Error(`render_math: span ${i} is ${adaptor.getAttribute(span, "id")}`);
     const error = adaptor.innerHTML(span).match(/data-mjx-error="([^"]*)"/);
     if (error) throw new Error(`MathJax could not typeset ${JSON.stringify(item.tex)}: ${error[1]}`);
     const assistive = adaptor.tags(span, "mjx-assistive-mml")[0];

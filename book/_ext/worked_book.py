@@ -28,6 +28,7 @@ import html
 import json
 import posixpath
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -66,11 +67,19 @@ def worked_modules(code_dir):
 
 def module_imports(code_dir):
     """For each ``worked`` module, the ``worked`` modules it imports directly."""
-    modules = set(worked_modules(code_dir))
+    return dict(_module_imports(tuple((name, (Path(code_dir) / f"{name}.py").read_text(encoding="utf-8"))
+                                      for name in worked_modules(code_dir))))
+
+
+@lru_cache(maxsize=8)
+def _module_imports(sources):
+    """module_imports of ``((name, source), ...)``: parsed once per content (a build asks once per
+    chapter)."""
+    modules = {name for name, _ in sources}
     graph = {}
-    for name in modules:
+    for name, source in sources:
         found = set()
-        for node in ast.walk(ast.parse((Path(code_dir) / f"{name}.py").read_text(encoding="utf-8"))):
+        for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level == 1 or base == "worked":
@@ -79,7 +88,7 @@ def module_imports(code_dir):
                     found.add(base.split(".")[1])
             elif isinstance(node, ast.Import):
                 found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("worked."))
-        graph[name] = found & modules - {name}
+        graph[name] = frozenset(found & modules - {name})
     return graph
 
 
@@ -157,9 +166,19 @@ def mutated_problems(app):
     return found
 
 
+def _problems_data(app):
+    """The parsed data file (a build asks for it on every page: parsed once per content)."""
+    return _parse_yaml((Path(app.srcdir) / app.config.worked_problems_file).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def _parse_yaml(text):
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_problems(app):
     """The data file as a list of dicts with id, course, assignment, question, summary, solved, mistakes."""
-    data = yaml.safe_load((Path(app.srcdir) / app.config.worked_problems_file).read_text())
+    data = _problems_data(app)
     return [
         {"solved": False, "mistakes": False, **data["sources"][p["source"]], **p}
         for p in data["problems"]
@@ -168,8 +187,7 @@ def load_problems(app):
 
 def load_moved(app):
     """{old docname: [problem IDs whose section moved away from it]} from the data file."""
-    data = yaml.safe_load((Path(app.srcdir) / app.config.worked_problems_file).read_text())
-    return data.get("moved") or {}
+    return _problems_data(app).get("moved") or {}
 
 
 def stable_address(pid):
