@@ -139,6 +139,21 @@ def test_an_inline_formula_is_one_image_and_a_display_formula_scrolls_in_its_con
     assert display.startswith('<mjx-container class="MathJax" jax="SVG" display="true" tabindex="0"><img')
 
 
+def test_each_formula_gets_its_own_image_and_speech(tmp_path):
+    """render_math.cjs typesets all formulas of all pages in one document and hands each back by
+    position: a shifted or swapped lookup would give a formula another one's image and alt text."""
+    page = ('<p><span class="math notranslate nohighlight">\\(\\alpha\\)</span> and '
+            '<span class="math notranslate nohighlight">\\(x^2\\)</span></p>'
+            '<div class="math notranslate nohighlight">\n\\[\\frac{1}{y}\\]</div>')
+    other = '<p><span class="math notranslate nohighlight">\\(z\\)</span></p>'
+    rendered = fast_pages.render_math({tmp_path / "a.html": page, tmp_path / "b.html": other}, tmp_path)
+    alts = {path.name: re.findall(r'alt="([^"]*)"', text) for path, text in rendered.items()}
+    assert alts == {"a.html": ["alpha", "x squared", "1 over y"],
+                    "b.html": ["z"]}
+    images = re.findall(r'src="_static/math/([^"]+)"', rendered[tmp_path / "a.html"])
+    assert len(set(images)) == 3 and all((tmp_path / "_static" / "math" / name).exists() for name in images)
+
+
 def theme_static(tmp_path, script):
     (tmp_path / "scripts").mkdir(parents=True)
     (tmp_path / fast_pages.THEME_SCRIPT).write_text(script)
