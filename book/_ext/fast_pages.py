@@ -247,7 +247,9 @@ def subset_icon_font(css, static):
     glyphs = {ord(c) for c in css if 0xE000 <= ord(c) <= 0xF8FF}  # Font Awesome's private-use code points
     if not glyphs:
         return ""
-    font = TTFont(static / ICON_FONT)
+    # recalcTimestamp=False: the subset keeps the font's own date, so the same glyphs give the same
+    # bytes and the same file (and bundle) name in every build, and readers' caches stay valid.
+    font = TTFont(static / ICON_FONT, recalcTimestamp=False)
     subsetter = subset.Subsetter(subset.Options(layout_features=[], name_IDs=[], notdef_outline=True))
     subsetter.populate(unicodes=glyphs)
     subsetter.subset(font)

@@ -154,6 +154,27 @@ def test_each_formula_gets_its_own_image_and_speech(tmp_path):
     assert len(set(images)) == 3 and all((tmp_path / "_static" / "math" / name).exists() for name in images)
 
 
+def test_the_icon_font_subset_is_the_same_file_in_every_build(tmp_path, monkeypatch):
+    """The subset's bytes name it and the stylesheet bundle: a build-time timestamp in the font
+    would rename both on every build and make readers download them again after each deploy."""
+    import itertools
+
+    import pydata_sphinx_theme
+    from fontTools.ttLib.tables import _h_e_a_d
+
+    static = tmp_path / "_static"
+    font = static / fast_pages.ICON_FONT
+    font.parent.mkdir(parents=True)
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+    font.write_bytes((theme / fast_pages.ICON_FONT).read_bytes())
+    clock = itertools.count(3_900_000_000, 1000)
+    monkeypatch.setattr(_h_e_a_d, "timestampNow", lambda: next(clock))  # a later time at each save
+    css = '.a::before{content:"\uf00c"}'  # a check mark, in Font Awesome's private-use area
+    first = fast_pages.subset_icon_font(css, static)
+    second = fast_pages.subset_icon_font(css, static)
+    assert first == second and "icons-" in first
+
+
 def theme_static(tmp_path, script):
     (tmp_path / "scripts").mkdir(parents=True)
     (tmp_path / fast_pages.THEME_SCRIPT).write_text(script)
