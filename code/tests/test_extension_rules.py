@@ -2,13 +2,16 @@
 longer finds what it rewrites must stop the build (a theme update must break the build, not the
 page). Unit tests of book/_ext on small pages, no build."""
 
+import itertools
 import json
 import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pydata_sphinx_theme
 import pytest
+from fontTools.ttLib.tables import _h_e_a_d
 from sphinx.errors import ExtensionError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +20,8 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import fast_pages  # noqa: E402
 import worked_book  # noqa: E402
 
+# The static files of the installed theme (its scripts and fonts, as the build copies them).
+THEME_STATIC = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
 SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">'
 
 
@@ -157,16 +162,10 @@ def test_each_formula_gets_its_own_image_and_speech(tmp_path):
 def test_the_icon_font_subset_is_the_same_file_in_every_build(tmp_path, monkeypatch):
     """The subset's bytes name it and the stylesheet bundle: a build-time timestamp in the font
     would rename both on every build and make readers download them again after each deploy."""
-    import itertools
-
-    import pydata_sphinx_theme
-    from fontTools.ttLib.tables import _h_e_a_d
-
     static = tmp_path / "_static"
     font = static / fast_pages.ICON_FONT
     font.parent.mkdir(parents=True)
-    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
-    font.write_bytes((theme / fast_pages.ICON_FONT).read_bytes())
+    font.write_bytes((THEME_STATIC / fast_pages.ICON_FONT).read_bytes())
     clock = itertools.count(3_900_000_000, 1000)
     monkeypatch.setattr(_h_e_a_d, "timestampNow", lambda: next(clock))  # a later time at each save
     css = '.a::before{content:"\uf00c"}'  # a check mark, in Font Awesome's private-use area
@@ -184,9 +183,7 @@ def theme_static(tmp_path, script):
 def test_the_theme_scripts_load_time_tab_stop_scan_is_dropped_once(tmp_path):
     """On the script the installed theme ships: its one load-time call goes, the rest stays, and
     a rebuild over the rewritten file leaves it alone."""
-    import pydata_sphinx_theme
-    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
-    shipped = (theme / fast_pages.THEME_SCRIPT).read_text()
+    shipped = (THEME_STATIC / fast_pages.THEME_SCRIPT).read_text()
     static = theme_static(tmp_path, shipped)
     fast_pages.drop_theme_tab_stops(static)
     script = (static / fast_pages.THEME_SCRIPT).read_text()
